@@ -1,0 +1,1 @@
+"""KARMA: Karma-Aligned Reward Model Adaptation."""
