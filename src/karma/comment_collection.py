@@ -1,0 +1,144 @@
+"""Stage 2 of the data stage: one job per comments dump keeps the comments of candidate posts.
+
+A month of comments is hundreds of GB, and nearly every line belongs to a post that was not kept.
+The scan therefore finds each line's ``link_id`` with one regular expression over a whole chunk and
+parses (orjson) only the lines of kept posts; a chunk whose lines do not each carry exactly one
+``link_id`` falls back to parsing line by line, so odd lines are still classified correctly.
+Memory holds the candidate post ids and one chunk, never the dump.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from karma.parquet_io import BatchedParquetWriter, write_json
+from karma.pushshift import (
+    Comment,
+    DropCounts,
+    MalformedRecord,
+    ProgressLog,
+    iter_chunks,
+    parse_line,
+    to_comment,
+)
+from karma.reddit_filters import RedditFilters, comment_drop_reason
+
+log = logging.getLogger(__name__)
+
+LINK_ID = re.compile(rb'"link_id":\s*"t3_([0-9A-Za-z]+)"')
+
+COMMENT_SCHEMA = pa.schema(
+    [
+        ("comment_id", pa.string()),
+        ("post_id", pa.string()),
+        ("parent_id", pa.string()),
+        ("subreddit", pa.string()),
+        ("created_utc", pa.int64()),
+        ("score", pa.int64()),
+        ("body", pa.string()),
+        # Why this comment cannot be an example (it still links its replies to the thread).
+        ("unusable_reason", pa.string()),
+        ("source_file", pa.string()),
+    ]
+)
+
+
+def read_post_ids(post_files: Iterable[str | Path]) -> set[bytes]:
+    ids: set[bytes] = set()
+    for path in post_files:
+        column = pq.read_table(path, columns=["post_id"]).column("post_id")
+        ids.update(value.encode() for value in column.to_pylist())
+    return ids
+
+
+class _CommentSink:
+    def __init__(self, writer: BatchedParquetWriter, counts: DropCounts,
+                 filters: RedditFilters, source: str) -> None:
+        self.writer, self.counts, self.filters, self.source = writer, counts, filters, source
+
+    def parse(self, line: bytes) -> Comment | None:
+        try:
+            return to_comment(parse_line(line))
+        except MalformedRecord as bad:
+            self.counts.drop(bad.reason)
+            return None
+
+    def keep(self, comment: Comment) -> None:
+        self.counts.kept += 1
+        self.writer.add(
+            {
+                "comment_id": comment.id,
+                "post_id": comment.link_id,
+                "parent_id": comment.parent_id,
+                "subreddit": comment.subreddit,
+                "created_utc": comment.created_utc,
+                "score": comment.score,
+                "body": comment.body,
+                "unusable_reason": comment_drop_reason(comment, self.filters),
+                "source_file": self.source,
+            }
+        )
+
+
+def _scan_chunk(chunk: bytes, post_ids: set[bytes], sink: _CommentSink) -> None:
+    lines = chunk.split(b"\n")
+    lines.pop()  # every chunk ends with a newline
+    sink.counts.read += len(lines)
+    link_ids = LINK_ID.findall(chunk)
+    if len(link_ids) == len(lines):
+        not_kept = 0
+        for link_id, line in zip(link_ids, lines):
+            if link_id not in post_ids:
+                not_kept += 1
+                continue
+            comment = sink.parse(line)
+            if comment is None:
+                continue
+            if comment.link_id.encode() != link_id:  # misaligned: classify this line exactly
+                if comment.link_id.encode() not in post_ids:
+                    sink.counts.drop("post_not_kept")
+                    continue
+            sink.keep(comment)
+        sink.counts.drop("post_not_kept", not_kept)
+        return
+    for line in lines:
+        comment = sink.parse(line)
+        if comment is None:
+            continue
+        if comment.link_id.encode() in post_ids:
+            sink.keep(comment)
+        else:
+            sink.counts.drop("post_not_kept")
+
+
+def collect_comments(
+    dump: str | Path,
+    post_files: Iterable[str | Path],
+    out_parquet: str | Path,
+    out_counts: str | Path,
+    filters: RedditFilters,
+) -> DropCounts:
+    """Stream one ``RC_`` dump; write the comments of candidate posts and per-reason line counts."""
+    post_ids = read_post_ids(post_files)
+    log.info("%s: scanning for comments of %d candidate posts", dump, len(post_ids))
+    counts = DropCounts(file=str(dump))
+    progress = ProgressLog(f"comments {Path(dump).name}")
+    nbytes = 0
+    with BatchedParquetWriter(out_parquet, COMMENT_SCHEMA) as writer:
+        sink = _CommentSink(writer, counts, filters, str(dump))
+        for chunk in iter_chunks(dump):
+            nbytes += len(chunk)
+            _scan_chunk(chunk, post_ids, sink)
+            progress.update(counts.read, nbytes)
+    progress.update(counts.read, nbytes, final=True)
+    counts.check()
+    write_json(counts.to_dict(), out_counts)
+    log.info("%s: kept %d of %d lines; dropped %s", dump, counts.kept, counts.read,
+             dict(counts.dropped))
+    return counts

@@ -1,0 +1,64 @@
+"""Downloads for the paper config, run as local rules on a login node with internet.
+
+Compute jobs then read only ``resources/`` with the hub switched offline. The access token comes
+from the ``HF_TOKEN`` environment variable (read by huggingface_hub itself) and is never logged or
+written to a config file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PUSHSHIFT_HELP = """\
+Pushshift dump {name} is missing at {path}.
+
+Reddit dumps cannot be fetched by the workflow. To obtain them:
+  1. Download the monthly files (RS_YYYY-MM.zst for submissions, RC_YYYY-MM.zst for comments)
+     from the Pushshift archive on Academic Torrents ("Reddit comments/submissions 2005-06 to
+     2023-12", https://academictorrents.com/details/9c263fc85366c1ef8f5bb9da0203f4c8c8db75f4)
+     or your institution's mirror.
+  2. Place them under resources/pushshift/ (or symlink them there), keeping their file names.
+  3. List them in config/paper.yaml under reddit.submissions / reddit.comments, then re-run.
+"""
+
+
+def missing_dump_message(path: str | Path) -> str:
+    path = Path(path)
+    return PUSHSHIFT_HELP.format(name=path.name, path=path)
+
+
+def _token_note() -> str:
+    return "HF_TOKEN is set" if os.environ.get("HF_TOKEN") else "HF_TOKEN is not set"
+
+
+def fetch_dataset_split(repo: str, split: str, out_path: str | Path) -> None:
+    """Save one split of a hub dataset as Parquet."""
+    from datasets import load_dataset
+
+    log.info("fetching dataset %s split %s (%s)", repo, split, _token_note())
+    dataset = load_dataset(repo, split=split)
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    dataset.to_parquet(str(out_path))
+    log.info("wrote %d rows to %s", len(dataset), out_path)
+
+
+def fetch_model(repo: str, out_dir: str | Path, revision: str | None = None) -> None:
+    """Snapshot a hub model's safetensors weights, config and tokenizer files into ``out_dir``."""
+    from huggingface_hub import snapshot_download
+
+    log.info("fetching model %s@%s (%s)", repo, revision or "main", _token_note())
+    snapshot_download(
+        repo_id=repo,
+        revision=revision,
+        local_dir=str(out_dir),
+        allow_patterns=["*.json", "*.safetensors", "tokenizer*", "*.model", "*.txt"],
+    )
+    if not any(Path(out_dir).glob("*.safetensors")):
+        raise RuntimeError(
+            f"{repo} has no safetensors weights; pick a revision that ships them "
+            "(pickled .bin checkpoints are not loaded by this workflow)"
+        )

@@ -1,0 +1,59 @@
+"""Parquet writing in bounded batches, so a scan's memory never grows with the dump."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+class BatchedParquetWriter:
+    """Collects rows and flushes every ``batch_rows``; always writes a file, even an empty one."""
+
+    def __init__(self, path: str | Path, schema: pa.Schema, batch_rows: int = 50_000) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.schema = schema
+        self.batch_rows = batch_rows
+        self.rows: list[dict[str, Any]] = []
+        self.count = 0
+        self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self._writer = pq.ParquetWriter(self._tmp, schema, compression="zstd")
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= self.batch_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.rows:
+            self._writer.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
+            self.count += len(self.rows)
+            self.rows = []
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+        self._tmp.replace(self.path)
+
+    def __enter__(self) -> BatchedParquetWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._writer.close()
+            self._tmp.unlink(missing_ok=True)
+
+
+def write_json(data: Any, path: str | Path) -> None:
+    """Atomic JSON write: a killed job never leaves a half-written file that looks finished."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)

@@ -1,0 +1,276 @@
+"""Streaming reader for Pushshift dumps (``RS_*``/``RC_*``): zstd NDJSON or plain NDJSON/JSONL.
+
+Pushshift files are zstd frames compressed with a window of up to 2 GiB and decompress to hundreds
+of GB, so they are read in bounded chunks of whole lines and never held in memory. Field types drift
+across the years (``created_utc`` as str, int or float; 18 to 120+ keys); records are normalised
+into small typed rows. A malformed line is a counted drop, a truncated or corrupt file an error
+naming the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import zstandard
+
+log = logging.getLogger(__name__)
+
+MAX_WINDOW_SIZE = 2**31
+READ_SIZE = 1 << 20
+ZSTD_SUFFIXES = (".zst", ".zstd")
+PLAIN_SUFFIXES = (".ndjson", ".jsonl", ".json")
+
+
+class DumpReadError(RuntimeError):
+    """The dump file itself is unreadable (truncated, corrupt, or of an unknown kind)."""
+
+
+def _is_zstd(path: Path) -> bool:
+    if path.suffix in ZSTD_SUFFIXES:
+        return True
+    if path.suffix in PLAIN_SUFFIXES:
+        return False
+    raise DumpReadError(
+        f"{path}: unknown dump type {path.suffix!r}; expected one of "
+        f"{', '.join(ZSTD_SUFFIXES + PLAIN_SUFFIXES)}"
+    )
+
+
+def _decompressed_blocks(path: Path) -> Iterator[bytes]:
+    """Decompress frame after frame, so that a file cut short is noticed rather than truncated."""
+    dctx = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW_SIZE)
+    with path.open("rb") as handle:
+        dobj = dctx.decompressobj()
+        in_frame = False
+        while True:
+            data = handle.read(READ_SIZE)
+            if not data:
+                break
+            while data:
+                try:
+                    out = dobj.decompress(data)
+                except zstandard.ZstdError as err:
+                    raise DumpReadError(
+                        f"{path}: corrupt zstd data ({err}); re-download the dump"
+                    ) from err
+                in_frame = True
+                if out:
+                    yield out
+                if dobj.eof:
+                    data = dobj.unused_data
+                    dobj = dctx.decompressobj()
+                    in_frame = False
+                else:
+                    data = b""
+        if in_frame:
+            raise DumpReadError(
+                f"{path}: the file ends inside a zstd frame (truncated download?); "
+                "re-download the dump"
+            )
+
+
+def _plain_blocks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while block := handle.read(READ_SIZE * 8):
+            yield block
+
+
+def iter_chunks(path: str | Path, chunk_size: int = 1 << 24) -> Iterator[bytes]:
+    """Yield chunks of about ``chunk_size`` bytes, each holding whole lines only."""
+    path = Path(path)
+    if not path.is_file():
+        raise DumpReadError(f"{path}: dump file not found")
+    blocks = _decompressed_blocks(path) if _is_zstd(path) else _plain_blocks(path)
+    pending: list[bytes] = []
+    pending_size = 0
+    for block in blocks:
+        pending.append(block)
+        pending_size += len(block)
+        if pending_size < chunk_size:
+            continue
+        data = b"".join(pending)
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield data[:cut]
+            rest = data[cut:]
+            pending, pending_size = [rest], len(rest)
+        else:
+            pending, pending_size = [data], len(data)
+    tail = b"".join(pending)
+    if tail:
+        yield tail if tail.endswith(b"\n") else tail + b"\n"
+
+
+def iter_lines(path: str | Path) -> Iterator[bytes]:
+    """Every line of the dump, blank lines included, so that line counts reconcile."""
+    for chunk in iter_chunks(path):
+        lines = chunk.split(b"\n")
+        lines.pop()  # chunks end with a newline
+        yield from lines
+
+
+@dataclass
+class DropCounts:
+    """Lines read from one file and what became of each: ``kept + sum(dropped) == read``."""
+
+    file: str
+    read: int = 0
+    kept: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+
+    def drop(self, reason: str, count: int = 1) -> None:
+        self.dropped[reason] += count
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "read": self.read,
+            "kept": self.kept,
+            "dropped": dict(sorted(self.dropped.items())),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> DropCounts:
+        return cls(raw["file"], raw["read"], raw["kept"], Counter(raw["dropped"]))
+
+    def check(self) -> None:
+        total = self.kept + sum(self.dropped.values())
+        if total != self.read:
+            raise AssertionError(
+                f"{self.file}: {self.read} lines read but kept + dropped = {total}"
+            )
+
+
+class ProgressLog:
+    """Periodic 'lines, MB, rate' log lines for long scans."""
+
+    def __init__(self, label: str, every_s: float = 10.0) -> None:
+        self.label = label
+        self.every_s = every_s
+        self.start = self.last = time.monotonic()
+
+    def update(self, lines: int, nbytes: int, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self.last < self.every_s:
+            return
+        self.last = now
+        elapsed = max(now - self.start, 1e-9)
+        log.info(
+            "%s: %d lines, %.1f MB in %.1f s (%.0f lines/s, %.1f MB/s)%s",
+            self.label, lines, nbytes / 1e6, elapsed, lines / elapsed,
+            nbytes / 1e6 / elapsed, " done" if final else "",
+        )
+
+
+class MalformedRecord(ValueError):
+    """A line that is not a usable record; ``reason`` is its drop reason."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+def parse_line(line: bytes) -> dict[str, Any]:
+    if not line.strip():
+        raise MalformedRecord("blank_line")
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as err:
+        raise MalformedRecord("malformed_json", str(err)) from err
+    if not isinstance(obj, dict):
+        raise MalformedRecord("malformed_json", "not a JSON object")
+    return obj
+
+
+def _required(obj: dict[str, Any], key: str) -> Any:
+    value = obj.get(key)
+    if value is None:
+        raise MalformedRecord("missing_field", key)
+    return value
+
+
+def as_int(obj: dict[str, Any], key: str) -> int:
+    """Integers that older dumps wrote as strings or floats (``"1251763201"``, ``1706745600.0``)."""
+    value = _required(obj, key)
+    if isinstance(value, bool):
+        raise MalformedRecord("bad_field", key)
+    try:
+        return int(float(value)) if isinstance(value, (str, float)) else int(value)
+    except (TypeError, ValueError) as err:
+        raise MalformedRecord("bad_field", key) from err
+
+
+def as_str(obj: dict[str, Any], key: str, default: str | None = None) -> str:
+    value = obj.get(key, default)
+    if value is None:
+        if default is None:
+            raise MalformedRecord("missing_field", key)
+        return default
+    return value if isinstance(value, str) else str(value)
+
+
+def strip_prefix(fullname: str) -> str:
+    """``t3_abc`` -> ``abc``; ids without a type prefix pass through."""
+    return fullname.split("_", 1)[1] if fullname[:3] in ("t1_", "t3_") else fullname
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    id: str
+    subreddit: str
+    created_utc: int
+    score: int
+    title: str
+    selftext: str
+    over_18: bool
+    is_self: bool
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    id: str
+    link_id: str  # the post id, without the t3_ prefix
+    parent_id: str  # with its prefix: t3_ for a top-level comment, t1_ for a reply
+    subreddit: str
+    created_utc: int
+    score: int
+    body: str
+
+
+def to_submission(obj: dict[str, Any]) -> Submission:
+    selftext = as_str(obj, "selftext", "")
+    url = as_str(obj, "url", "")
+    is_self = obj.get("is_self")
+    if is_self is None:  # the earliest dumps lack is_self: a text post links to itself
+        is_self = bool(selftext) or "/comments/" in url
+    return Submission(
+        id=as_str(obj, "id"),
+        subreddit=as_str(obj, "subreddit"),
+        created_utc=as_int(obj, "created_utc"),
+        score=as_int(obj, "score"),
+        title=as_str(obj, "title"),
+        selftext=selftext,
+        over_18=bool(obj.get("over_18", False)),
+        is_self=bool(is_self),
+        url=url,
+    )
+
+
+def to_comment(obj: dict[str, Any]) -> Comment:
+    return Comment(
+        id=as_str(obj, "id"),
+        link_id=strip_prefix(as_str(obj, "link_id")),
+        parent_id=as_str(obj, "parent_id"),
+        subreddit=as_str(obj, "subreddit"),
+        created_utc=as_int(obj, "created_utc"),
+        score=as_int(obj, "score"),
+        body=as_str(obj, "body"),
+    )

@@ -1,0 +1,171 @@
+# The data stage: dumps -> posts and comments per dump -> threads -> examples and prompts.
+
+
+if config["demo"]["enabled"]:
+
+    rule generate_demo_pushshift:
+        output:
+            DEMO_OUTPUTS,
+        params:
+            out_dir="resources/demo/pushshift",
+            seed=config["seed"],
+            n_posts=config["demo"]["n_posts"],
+            months=config["demo"]["months"],
+        log:
+            "resources/demo/logs/generate_demo_pushshift.log",
+        benchmark:
+            "resources/demo/benchmarks/generate_demo_pushshift.tsv"
+        script:
+            "../scripts/generate_demo_pushshift.py"
+
+    rule generate_demo_ultrachat:
+        output:
+            config["prompts"]["ultrachat"]["source"],
+        params:
+            seed=config["seed"],
+            n_prompts=config["demo"]["n_ultrachat"],
+        log:
+            "resources/demo/logs/generate_demo_ultrachat.log",
+        script:
+            "../scripts/generate_demo_ultrachat.py"
+
+else:
+
+    localrules:
+        fetch_ultrachat,
+
+    rule fetch_ultrachat:
+        output:
+            config["prompts"]["ultrachat"]["source"],
+        params:
+            repo="HuggingFaceH4/ultrachat_200k",
+            split="train_sft",
+        log:
+            "resources/logs/fetch_ultrachat.log",
+        script:
+            "../scripts/fetch_ultrachat.py"
+
+
+rule pushshift_dump:
+    """Dumps are not downloadable by a script: this rule only runs when one is missing, and fails
+    with instructions for obtaining it."""
+    output:
+        "resources/pushshift/{dump}",
+    wildcard_constraints:
+        dump=r"R[SC]_[^/]+",
+    log:
+        "resources/logs/pushshift_dump/{dump}.log",
+    script:
+        "../scripts/missing_pushshift_dump.py"
+
+
+rule select_posts:
+    input:
+        dump=lambda wc: SUBMISSION_DUMPS[wc.submissions_dump],
+    output:
+        posts=f"{RESULTS}/data/posts/{{submissions_dump}}.parquet",
+        counts=f"{RESULTS}/data/posts/{{submissions_dump}}.counts.json",
+    params:
+        filters=config["reddit"]["filters"],
+    log:
+        f"{LOGS}/data/select_posts/{{submissions_dump}}.log",
+    benchmark:
+        f"{BENCH}/data/select_posts/{{submissions_dump}}.tsv"
+    script:
+        "../scripts/select_posts.py"
+
+
+rule collect_comments:
+    input:
+        dump=lambda wc: COMMENT_DUMPS[wc.comments_dump],
+        posts=post_files(),
+    output:
+        comments=f"{RESULTS}/data/comments/{{comments_dump}}.parquet",
+        counts=f"{RESULTS}/data/comments/{{comments_dump}}.counts.json",
+    params:
+        filters=config["reddit"]["filters"],
+    log:
+        f"{LOGS}/data/collect_comments/{{comments_dump}}.log",
+    benchmark:
+        f"{BENCH}/data/collect_comments/{{comments_dump}}.tsv"
+    script:
+        "../scripts/collect_comments.py"
+
+
+rule build_threads:
+    input:
+        posts=post_files(),
+        post_counts=post_counts(),
+        comments=comment_files(),
+        comment_counts=comment_counts(),
+    output:
+        shards=shard_paths(),
+        manifest=f"{RESULTS}/data/threads/manifest.json",
+    params:
+        filters=config["reddit"]["filters"],
+        max_posts=config["reddit"]["max_posts"],
+        seed=config["seed"],
+        max_parents=config["context"]["max_parents"],
+        max_siblings=config["context"]["max_siblings"],
+    log:
+        f"{LOGS}/data/build_threads.log",
+    benchmark:
+        f"{BENCH}/data/build_threads.tsv"
+    script:
+        "../scripts/build_threads.py"
+
+
+rule build_examples:
+    input:
+        shards=shard_paths(),
+    output:
+        train=f"{RESULTS}/data/reward/{{setting}}/train.parquet",
+        test=f"{RESULTS}/data/reward/{{setting}}/test.parquet",
+        stats=f"{RESULTS}/data/reward/{{setting}}/stats.json",
+    params:
+        label=config["label"],
+        seed=config["seed"],
+        test_fraction=config["split"]["test_fraction"],
+        max_turn_chars=config["context"]["max_turn_chars"],
+    log:
+        f"{LOGS}/data/build_examples/{{setting}}.log",
+    benchmark:
+        f"{BENCH}/data/build_examples/{{setting}}.tsv"
+    script:
+        "../scripts/build_examples.py"
+
+
+rule build_reddit_prompts:
+    input:
+        shards=shard_paths(),
+    output:
+        f"{RESULTS}/data/prompts/reddit.parquet",
+    params:
+        seed=config["seed"],
+        test_fraction=config["split"]["test_fraction"],
+        max_prompts=config["prompts"]["reddit"]["max_prompts"],
+        max_turn_chars=config["context"]["max_turn_chars"],
+    log:
+        f"{LOGS}/data/build_prompts/reddit.log",
+    script:
+        "../scripts/build_reddit_prompts.py"
+
+
+rule build_ultrachat_prompts:
+    input:
+        config["prompts"]["ultrachat"]["source"],
+    output:
+        f"{RESULTS}/data/prompts/ultrachat.parquet",
+    params:
+        seed=config["seed"],
+        max_prompts=config["prompts"]["ultrachat"]["max_prompts"],
+        mode=config["prompts"]["ultrachat"]["mode"],
+        max_turn_chars=config["context"]["max_turn_chars"],
+    log:
+        f"{LOGS}/data/build_prompts/ultrachat.log",
+    script:
+        "../scripts/build_ultrachat_prompts.py"
+
+
+localrules:
+    pushshift_dump,

@@ -1,0 +1,11 @@
+from karma.job_logging import setup_job_logging
+from karma.post_selection import select_posts
+from karma.reddit_filters import RedditFilters
+
+setup_job_logging(snakemake.log[0])
+select_posts(
+    snakemake.input.dump,
+    snakemake.output.posts,
+    snakemake.output.counts,
+    RedditFilters.from_config(snakemake.params.filters),
+)
