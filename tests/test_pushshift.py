@@ -100,6 +100,6 @@ def test_chunking_keeps_lines_whole(tmp_path, monkeypatch):
     monkeypatch.setattr(karma.pushshift, "READ_SIZE", 512)
     records = [post(str(i), selftext="x" * (i % 97)) for i in range(3000)]
     path = write_dump(tmp_path / "RS_c.zst", records)
-    chunks = list(iter_chunks(path, chunk_size=4096))
+    chunks = list(iter_chunks(path))
     assert len(chunks) > 3 and all(c.endswith(b"\n") for c in chunks)
     assert sum(c.count(b"\n") for c in chunks) == 3000

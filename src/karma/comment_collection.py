@@ -1,10 +1,13 @@
 """Stage 2 of the data stage: one job per comments dump keeps the comments of candidate posts.
 
 A month of comments is hundreds of GB, and nearly every line belongs to a post that was not kept.
-The scan therefore finds each line's ``link_id`` with one regular expression over a whole chunk and
-parses (orjson) only the lines of kept posts; a chunk whose lines do not each carry exactly one
-``link_id`` falls back to parsing line by line, so odd lines are still classified correctly.
-Memory holds the candidate post ids and one chunk, never the dump.
+The scan therefore counts lines and finds every ``link_id`` with one regular expression over each
+decompressed block, in place, and parses (orjson) only the lines of kept posts. A block whose line
+count differs from its ``link_id`` count falls back to parsing line by line, so malformed lines are
+still classified. Lines of posts that were not kept are counted as ``post_not_kept`` without being
+parsed, so a malformed line of such a post is counted there rather than as ``malformed_json``; the
+total is exact either way. Memory holds the candidate post ids and one
+decompressed block, never the dump.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from karma.pushshift import (
     DropCounts,
     MalformedRecord,
     ProgressLog,
-    iter_chunks,
+    iter_regions,
     parse_line,
     to_comment,
 )
@@ -86,27 +89,8 @@ class _CommentSink:
         )
 
 
-def _scan_chunk(chunk: bytes, post_ids: set[bytes], sink: _CommentSink) -> None:
-    lines = chunk.split(b"\n")
-    lines.pop()  # every chunk ends with a newline
-    sink.counts.read += len(lines)
-    link_ids = LINK_ID.findall(chunk)
-    if len(link_ids) == len(lines):
-        not_kept = 0
-        for link_id, line in zip(link_ids, lines):
-            if link_id not in post_ids:
-                not_kept += 1
-                continue
-            comment = sink.parse(line)
-            if comment is None:
-                continue
-            if comment.link_id.encode() != link_id:  # misaligned: classify this line exactly
-                if comment.link_id.encode() not in post_ids:
-                    sink.counts.drop("post_not_kept")
-                    continue
-            sink.keep(comment)
-        sink.counts.drop("post_not_kept", not_kept)
-        return
+def _scan_lines(lines: list[bytes], post_ids: set[bytes], sink: _CommentSink) -> None:
+    """The exact path: parse every line."""
     for line in lines:
         comment = sink.parse(line)
         if comment is None:
@@ -115,6 +99,28 @@ def _scan_chunk(chunk: bytes, post_ids: set[bytes], sink: _CommentSink) -> None:
             sink.keep(comment)
         else:
             sink.counts.drop("post_not_kept")
+
+
+def _scan_region(buf: bytes, start: int, end: int, post_ids: set[bytes],
+                 sink: _CommentSink) -> None:
+    """The fast path: count lines and find link ids in place; parse only kept posts' lines."""
+    n_lines = buf.count(b"\n", start, end)
+    sink.counts.read += n_lines
+    n_links = 0
+    kept_at: list[int] = []
+    for match in LINK_ID.finditer(buf, start, end):
+        n_links += 1
+        if match.group(1) in post_ids:
+            kept_at.append(match.start())
+    if n_links != n_lines:
+        lines = buf[start:end].split(b"\n")
+        lines.pop()
+        _scan_lines(lines, post_ids, sink)
+        return
+    line_starts = sorted({buf.rfind(b"\n", start, pos) + 1 or start for pos in kept_at})
+    for line_start in line_starts:
+        _scan_lines([buf[line_start : buf.find(b"\n", line_start, end)]], post_ids, sink)
+    sink.counts.drop("post_not_kept", n_lines - len(line_starts))
 
 
 def collect_comments(
@@ -132,9 +138,9 @@ def collect_comments(
     nbytes = 0
     with BatchedParquetWriter(out_parquet, COMMENT_SCHEMA) as writer:
         sink = _CommentSink(writer, counts, filters, str(dump))
-        for chunk in iter_chunks(dump):
-            nbytes += len(chunk)
-            _scan_chunk(chunk, post_ids, sink)
+        for buf, start, end in iter_regions(dump):
+            nbytes += end - start
+            _scan_region(buf, start, end, post_ids, sink)
             progress.update(counts.read, nbytes)
     progress.update(counts.read, nbytes, final=True)
     counts.check()

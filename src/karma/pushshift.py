@@ -82,30 +82,39 @@ def _plain_blocks(path: Path) -> Iterator[bytes]:
             yield block
 
 
-def iter_chunks(path: str | Path, chunk_size: int = 1 << 24) -> Iterator[bytes]:
-    """Yield chunks of about ``chunk_size`` bytes, each holding whole lines only."""
+def iter_regions(path: str | Path) -> Iterator[tuple[bytes, int, int]]:
+    """Yield ``(buffer, start, end)``: ``buffer[start:end]`` holds whole lines only.
+
+    Regions point into the decompressed blocks themselves, so a scan with ``pos``/``endpos``
+    arguments touches each byte without copying it; only the line straddling two blocks is copied.
+    """
     path = Path(path)
     if not path.is_file():
         raise DumpReadError(f"{path}: dump file not found")
     blocks = _decompressed_blocks(path) if _is_zstd(path) else _plain_blocks(path)
-    pending: list[bytes] = []
-    pending_size = 0
+    carry = b""
     for block in blocks:
-        pending.append(block)
-        pending_size += len(block)
-        if pending_size < chunk_size:
+        first = block.find(b"\n")
+        if first < 0:
+            carry += block
             continue
-        data = b"".join(pending)
-        cut = data.rfind(b"\n") + 1
-        if cut:
-            yield data[:cut]
-            rest = data[cut:]
-            pending, pending_size = [rest], len(rest)
+        if carry:
+            head = carry + block[: first + 1]
+            yield head, 0, len(head)
         else:
-            pending, pending_size = [data], len(data)
-    tail = b"".join(pending)
-    if tail:
-        yield tail if tail.endswith(b"\n") else tail + b"\n"
+            first = -1
+        last = block.rfind(b"\n") + 1
+        if last > first + 1:
+            yield block, first + 1, last
+        carry = block[last:]
+    if carry:
+        yield carry + b"\n", 0, len(carry) + 1
+
+
+def iter_chunks(path: str | Path) -> Iterator[bytes]:
+    """Chunks of whole lines (copies of the regions), for callers that want plain bytes."""
+    for buffer, start, end in iter_regions(path):
+        yield buffer if (start, end) == (0, len(buffer)) else buffer[start:end]
 
 
 def iter_lines(path: str | Path) -> Iterator[bytes]:

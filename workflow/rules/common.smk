@@ -1,5 +1,6 @@
 # Helpers, target functions and wildcard constraints, all derived from the validated config.
 import glob
+import os
 import re
 from pathlib import Path
 

@@ -7,7 +7,7 @@ if config["demo"]["enabled"]:
         output:
             DEMO_OUTPUTS,
         params:
-            out_dir="resources/demo/pushshift",
+            out_dir=lambda wildcards, output: os.path.dirname(output[0]),
             seed=config["seed"],
             n_posts=config["demo"]["n_posts"],
             months=config["demo"]["months"],

@@ -1,0 +1,142 @@
+"""Ingest throughput of the comment scan against `zstd -dc` and a plain json.loads loop.
+
+Generates an RC_ dump of realistic Pushshift comment lines (~60 keys, ~1 KB each, at least
+200 MB of NDJSON), then measures in one run, on one core:
+  - `zstd -dc dump.zst > /dev/null`              (the decompression floor)
+  - a json.loads loop over the uncompressed NDJSON (the naive parser)
+  - karma.comment_collection.collect_comments    (decompress + find kept posts' lines + parse)
+Goals: ingest >= 0.5x the zstd rate and >= 4x the json.loads loop.
+
+    python benchmarks/ingest.py --mb 220 --kept-fraction 0.01
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import string
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import zstandard
+
+from karma.comment_collection import collect_comments, read_post_ids
+from karma.reddit_filters import RedditFilters, detected_language
+
+_VOCAB_RNG = random.Random(0)
+# A Zipf-like vocabulary of 20k pseudo-words: real comment text compresses about 5-8x with zstd -3,
+# a tiny vocabulary would compress far better and flatter the decompression floor.
+WORDS = ["".join(_VOCAB_RNG.choice(string.ascii_lowercase) for _ in range(_VOCAB_RNG.randint(2, 9)))
+         for _ in range(20_000)]
+WEIGHTS = [1.0 / (rank + 1) for rank in range(len(WORDS))]
+EXTRA_KEYS = [f"extra_field_{i}" for i in range(45)]
+
+
+def _base36(n: int) -> str:
+    digits = string.digits + string.ascii_lowercase
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if not n:
+            return out
+
+
+def make_comment(rng: random.Random, i: int, n_posts: int) -> bytes:
+    post = _base36(10_000_000 + rng.randrange(n_posts))
+    record = {
+        "all_awardings": [], "author": f"user_{rng.randrange(10**6)}",
+        "author_fullname": f"t2_{_base36(rng.randrange(36**7))}",
+        "author_flair_css_class": None, "author_flair_text": None, "body": " ".join(
+            rng.choices(WORDS, WEIGHTS, k=rng.randint(8, 90))),
+        "controversiality": 0, "created_utc": 1672531200 + i, "distinguished": None,
+        "edited": False, "gilded": 0, "id": _base36(900_000_000 + i), "is_submitter": False,
+        "link_id": f"t3_{post}", "locked": False, "parent_id": f"t3_{post}",
+        "permalink": f"/r/AskReddit/comments/{post}/x/{_base36(i)}/", "retrieved_on": 1672600000,
+        "score": rng.randint(-5, 500), "send_replies": True, "stickied": False,
+        "subreddit": "AskReddit", "subreddit_id": "t5_2qh1i", "subreddit_name_prefixed":
+        "r/AskReddit", "subreddit_type": "public", "total_awards_received": 0,
+    }
+    record.update({key: None for key in EXTRA_KEYS[: rng.randint(25, 45)]})
+    return orjson.dumps(record)
+
+
+def generate(dump: Path, plain: Path, target_mb: int, n_posts: int, seed: int) -> int:
+    rng = random.Random(seed)
+    written = 0
+    cctx = zstandard.ZstdCompressor(level=3)
+    with plain.open("wb") as raw, dump.open("wb") as handle, cctx.stream_writer(handle) as zst:
+        i = 0
+        while written < target_mb * 1_000_000:
+            block = b"".join(make_comment(rng, i + k, n_posts) + b"\n" for k in range(2000))
+            i += 2000
+            raw.write(block)
+            zst.write(block)
+            written += len(block)
+    return written
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=220, help="uncompressed NDJSON size")
+    parser.add_argument("--posts", type=int, default=200_000, help="distinct posts in the dump")
+    parser.add_argument("--kept-fraction", type=float, default=0.01,
+                        help="fraction of posts kept by post selection")
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the goal states
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="karma-ingest-"))
+    dump, plain = workdir / "RC_2023-01.zst", workdir / "RC_2023-01.ndjson"
+    nbytes = generate(dump, plain, args.mb, args.posts, seed=1)
+    kept = [_base36(10_000_000 + k) for k in range(args.posts)
+            if random.Random(k).random() < args.kept_fraction]
+    posts = workdir / "posts.parquet"
+    pq.write_table(pa.table({"post_id": kept}), posts)
+    mb = nbytes / 1e6
+    print(f"dump: {mb:.0f} MB NDJSON, {dump.stat().st_size / 1e6:.0f} MB zst, "
+          f"{len(kept)} of {args.posts} posts kept")
+
+    def zstd_cli() -> None:
+        subprocess.run(f"zstd -dc --long=31 {dump} > /dev/null", shell=True, check=True)
+
+    def json_loop() -> None:
+        with plain.open("rb") as handle:
+            for line in handle:
+                json.loads(line)
+
+    def ingest() -> None:
+        collect_comments(dump, [posts], workdir / "out.parquet", workdir / "out.json",
+                         RedditFilters())
+
+    # One-time start-up of a job (language model, Parquet reader) does not grow with the dump:
+    # it is timed and reported apart from the scan rate.
+    startup = timed(lambda: (detected_language("warm up the language identifier", RedditFilters()),
+                             read_post_ids([posts])))
+    print(f"one-time job start-up: {startup:.2f} s (excluded from the rates below)")
+    results = {name: mb / timed(fn) for name, fn in
+               (("zstd -dc", zstd_cli), ("json.loads loop", json_loop), ("ingest", ingest))}
+    kept_lines = json.loads((workdir / "out.json").read_text())["kept"]
+    for name, rate in results.items():
+        print(f"{name:>16}: {rate:8.1f} MB/s")
+    print(f"ingest kept {kept_lines} comment lines")
+    print(f"ingest / zstd -dc        = {results['ingest'] / results['zstd -dc']:.2f}  (goal >= 0.5)")
+    print(f"ingest / json.loads loop = {results['ingest'] / results['json.loads loop']:.2f}"
+          "  (goal >= 4)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Both shipped configs validate; a wrong or missing key stops the run with a message naming it."""
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((ROOT / "config" / name).read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml"])
+def test_shipped_configs_validate(name):
+    validate(load(name), SCHEMA)
+
+
+def test_missing_key_is_named():
+    config = load("config.yaml")
+    del config["label"]["ratio"]
+    with pytest.raises(WorkflowError, match="ratio"):
+        validate(config, SCHEMA)
+
+
+def test_unknown_key_is_named():
+    config = copy.deepcopy(load("config.yaml"))
+    config["reddit"]["max_post"] = 3
+    with pytest.raises(WorkflowError, match="max_post"):
+        validate(config, SCHEMA)
+
+
+def test_snakemake_stops_on_a_typo(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("split:\n  test_fraktion: 0.2\n")
+    result = subprocess.run([SNAKEMAKE, "-n", "--configfile", str(bad)], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "test_fraktion" in result.stdout + result.stderr
+
+
+def test_paper_dry_run_needs_no_dumps_or_network():
+    result = subprocess.run([SNAKEMAKE, "-n", "--configfile", "config/paper.yaml"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "pushshift_dump" in out and "collect_comments" in out and "build_examples" in out
