@@ -1,0 +1,106 @@
+"""Figures from the synthetic run of test_result_tables: files exist, are well-formed, bad input fails."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from test_result_tables import POLICIES, make_cell, write_synthetic_run
+
+from karma.cells import write_cell
+from karma.figures import (
+    BIAS_FIGURE_STEM,
+    PPO_FIGURE_STEM,
+    ROC_FIGURE_STEM,
+    TOXICITY_FIGURE_STEM,
+    figure_paths,
+    plot_bias_shift,
+    plot_ppo_training,
+    plot_reward_roc,
+    read_train_log,
+    write_all_figures,
+)
+from karma.significance import SignificanceOptions
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    return write_synthetic_run(tmp_path_factory.mktemp("run"))
+
+
+def _check_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC, path
+    assert len(data) > 10_000, f"{path} is suspiciously small"
+
+
+def _check_svg(path: Path) -> ET.Element:
+    root = ET.parse(path).getroot()
+    assert root.tag.endswith("svg"), path
+    return root
+
+
+def test_all_figures_exist_and_are_well_formed(run: dict, tmp_path: Path) -> None:
+    written = write_all_figures(run["cells"], tmp_path, SignificanceOptions(), reward_metrics=run["reward"],
+                                train_logs=run["logs"], policy_order=list(POLICIES))
+    assert sorted(written) == sorted(figure_paths(tmp_path, categories=True, roc=True, ppo=True))
+    for path in written:
+        if path.suffix == ".png":
+            _check_png(path)
+        else:
+            _check_svg(path)
+    bias_svg = (tmp_path / f"{BIAS_FIGURE_STEM}.svg").read_text()
+    for text in ("race-color", "socioeconomic", "karmaBenign", "karmaToxic", "karmaEroded", *POLICIES):
+        assert text in bias_svg, text
+    toxicity_svg = (tmp_path / f"{TOXICITY_FIGURE_STEM}.svg").read_text()
+    assert "Base" in toxicity_svg and "threat" in toxicity_svg
+    roc_svg = (tmp_path / f"{ROC_FIGURE_STEM}.svg").read_text()
+    assert "generalized (AUC 0.667)" in roc_svg and "conditioned (AUC 0.714)" in roc_svg
+    ppo_svg = (tmp_path / f"{PPO_FIGURE_STEM}.svg").read_text()
+    assert "pythia-70m karmaToxic" in ppo_svg and "KL per update" in ppo_svg
+
+
+def test_svg_is_reproducible(run: dict, tmp_path: Path) -> None:
+    first = plot_reward_roc(run["reward"], tmp_path / "a")[0].read_bytes()
+    second = plot_reward_roc(run["reward"], tmp_path / "b")[0].read_bytes()
+    assert first == second
+
+
+def test_train_log_skips_sample_rows_and_sorts(run: dict, tmp_path: Path) -> None:
+    rows = read_train_log(run["logs"][0])
+    assert [r["update"] for r in rows] == list(range(12))  # update 0 carries samples and is kept
+    assert rows[3] == {"update": 3.0, "mean_reward": pytest.approx(0.46), "kl": pytest.approx(0.06)}
+    bad = tmp_path / "policy" / "m" / "benign" / "train_log.jsonl"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(json.dumps({"update": 0, "mean_reward": 0.5}) + "\n")
+    with pytest.raises(ValueError, match="line 1 lacks kl"):
+        plot_ppo_training([bad], tmp_path)
+    bad.write_text(json.dumps({"update": 0, "samples": []}) + "\n")
+    with pytest.raises(ValueError, match="no update rows"):
+        read_train_log(bad)
+    bad.write_text("{not json\n")
+    with pytest.raises(ValueError, match="line 1 is not JSON"):
+        read_train_log(bad)
+
+
+def test_roc_needs_a_curve_unless_undefined(run: dict, tmp_path: Path) -> None:
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({"accuracy": 0.7, "f1": 0.7, "roc_auc": 0.75}))
+    with pytest.raises(ValueError, match="lack roc_curve"):
+        plot_reward_roc({"generalized": path}, tmp_path)
+    path.write_text(json.dumps({"accuracy": 1.0, "f1": 0.0, "roc_auc": None, "roc_curve": None}))
+    svg, png = plot_reward_roc({"generalized": run["reward"]["generalized"], "conditioned": path}, tmp_path)
+    _check_png(png)
+    assert "conditioned: undefined, one class held out" in svg.read_text()
+
+
+def test_category_figure_needs_categories(tmp_path: Path) -> None:
+    cell = make_cell("humor", "m", "base")
+    path = tmp_path / "humor.json"
+    write_cell(cell, path)
+    with pytest.raises(ValueError, match="no base cell of benchmark 'bias'"):
+        plot_bias_shift([path], tmp_path, SignificanceOptions())

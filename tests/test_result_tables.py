@@ -1,0 +1,283 @@
+"""Tables from a small synthetic set of cell files; also the published-values transcription."""
+
+from __future__ import annotations
+
+import csv
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from karma.cells import Cell, ItemScore, read_cell, write_cell
+from karma.published import load_published, paper_policies, published_cells, published_reward_metrics
+from karma.result_tables import (
+    COMPARISON_TABLE_STEM,
+    ERODED_TABLE_STEM,
+    REWARD_TABLE_STEM,
+    SIGNIFICANCE_HEADER,
+    benchmark_table_stem,
+    table_paths,
+    write_all_tables,
+    write_benchmark_tables,
+    write_paper_comparison,
+    write_reward_table,
+    write_significance_csv,
+)
+from karma.significance import SignificanceOptions
+
+POLICIES = ("pythia-70m", "pythia-1b", "falcon-1b")
+BENCHMARKS = ("humor", "sentiment", "bias", "toxicity", "sycophancy", "truthfulqa", "mmlu")
+BINARY = {"humor", "sentiment", "mmlu"}
+BIAS_TYPES = ("race-color", "gender", "socioeconomic")
+TOXICITY_TYPES = ("toxicity", "threat", "insult")
+N_ITEMS = 36
+
+
+def _items(benchmark: str, policy: str, variant: str) -> list[ItemScore]:
+    """Per-item scores: base drawn per (policy, benchmark); benign shifts every item, toxic is noise."""
+    base_rng = np.random.default_rng(zlib.crc32(f"{benchmark}/{policy}".encode()))
+    noise = np.random.default_rng(zlib.crc32(f"{benchmark}/{policy}/{variant}".encode()))
+    items = []
+    for i in range(N_ITEMS):
+        base = float(base_rng.random())
+        if benchmark in BINARY:
+            score = float(base > 0.5)
+            if variant == "benign" and i % 4 != 0:
+                score = 1.0  # about 3/8 of the items flip up: a significant gain
+            elif variant in ("toxic", "eroded") and i % 9 == 0:
+                score = 1.0 - score
+            items.append(ItemScore(id=f"{benchmark}-{i}", score=score))
+            continue
+        shift = {"base": 0.0, "benign": -0.2, "toxic": float(noise.normal(0, 0.05)), "eroded": 0.1}[variant]
+        value = base + shift + (float(noise.normal(0, 0.01)) if variant != "base" else 0.0)
+        if benchmark == "bias":
+            items.append(ItemScore(id=f"bias-{i}", score=value, category=BIAS_TYPES[i % 3]))
+        elif benchmark == "toxicity":
+            scores = {t: value * (k + 1) / 3 for k, t in enumerate(TOXICITY_TYPES)}
+            items.append(ItemScore(id=f"rtp-{i}", score=scores["toxicity"], scores=scores))
+        else:
+            items.append(ItemScore(id=f"{benchmark}-{i}", score=value))
+    return items
+
+
+def make_cell(benchmark: str, policy: str, variant: str) -> Cell:
+    """A cell in the shapes karma.lm_eval_runner writes: grouped categories hold the mean of each
+    score by name plus n; toxicity's score dimensions hold {"mean": ...}."""
+    items = _items(benchmark, policy, variant)
+    primary = "acc" if benchmark in BINARY else f"{benchmark}_score"
+    categories: dict[str, dict[str, float]] = {}
+    if benchmark == "bias":
+        for t in BIAS_TYPES:
+            values = [i.score for i in items if i.category == t]
+            categories[t] = {primary: float(np.mean(values)), "n": float(len(values))}
+    if benchmark == "toxicity":
+        for t in TOXICITY_TYPES:
+            categories[t] = {"mean": float(np.mean([i.scores[t] for i in items]))}
+    if benchmark == "mmlu":  # subjects: categories the paper does not break down
+        for k, item in enumerate(items):
+            item.category = f"subject{k % 2}"
+        for name in ("subject0", "subject1"):
+            members = [i.score for i in items if i.category == name]
+            categories[name] = {primary: float(np.mean(members)), "n": float(len(members))}
+    value = float(np.mean([i.score for i in items]))
+    return Cell(
+        benchmark=benchmark,
+        policy=policy,
+        variant=variant,
+        primary_metric=primary,
+        primary_value=value,
+        higher_is_better=benchmark not in {"bias", "toxicity", "sycophancy"},
+        metrics={"mean": value},
+        n=len(items),
+        items=items,
+        categories=categories,
+    )
+
+
+def write_synthetic_run(root: Path) -> dict[str, object]:
+    """Cell files for every (policy, base/benign/toxic, benchmark), eroded for pythia-1b, reward
+    metrics for both settings and PPO logs, under ``root`` in the pipeline's layout."""
+    cell_paths = []
+    for policy in POLICIES:
+        variants = ["base", "benign", "toxic"] + (["eroded"] if policy == "pythia-1b" else [])
+        for variant in variants:
+            for benchmark in BENCHMARKS:
+                path = root / "eval" / policy / variant / f"{benchmark}.json"
+                write_cell(make_cell(benchmark, policy, variant), path)
+                cell_paths.append(path)
+    reward = {}
+    for setting, power, acc in (("generalized", 0.5, 0.70), ("conditioned", 0.4, 0.73)):
+        fpr = np.linspace(0, 1, 21)
+        metrics = {
+            "accuracy": acc, "f1": acc + 0.01, "roc_auc": 1 / (1 + power), "pr_auc": 0.7,
+            "n": 500, "label_positive_rate": 0.52, "predicted_positive_rate": 0.5,
+            "roc_curve": {"fpr": fpr.tolist(), "tpr": (fpr**power).tolist()},
+        }
+        path = root / "reward" / setting / "metrics.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(metrics))
+        reward[setting] = path
+    logs = []
+    for k, policy in enumerate(POLICIES[:2]):
+        for slope, variant in ((0.02, "benign"), (0.01, "toxic")):
+            path = root / "policy" / policy / variant / "train_log.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            rows = [{"update": u, "mean_reward": 0.4 + 0.05 * k + slope * u, "kl": (k + 1) * slope * u,
+                     "entropy": 2.0, "clip_fraction": 0.1, "value_loss": 0.5} for u in range(12)]
+            rows[0]["samples"] = [{"prompt_id": "p0", "response": "hello", "reward": 0.4}]  # an update row
+            rows.insert(5, {"samples": [{"prompt_id": "p1", "response": "hi", "reward": 0.5}]})  # samples only
+            path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+            logs.append(path)
+    return {"cells": cell_paths, "reward": reward, "logs": logs}
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    return write_synthetic_run(tmp_path_factory.mktemp("run"))
+
+
+def test_table_cell_equals_primary_value_of_its_cell_json(run: dict, tmp_path: Path) -> None:
+    paths = write_benchmark_tables(run["cells"], tmp_path, SignificanceOptions(),
+                                   policy_order=["falcon-1b", "pythia-70m", "pythia-1b"])
+    assert len(paths) == 3 * len(BENCHMARKS) and all(p.exists() for p in paths)
+    for benchmark in BENCHMARKS:
+        rows = _csv_rows(tmp_path / f"{benchmark_table_stem(benchmark)}.csv")
+        assert [r["policy"] for r in rows] == ["falcon-1b", "pythia-70m", "pythia-1b"]
+        for row in rows:
+            for variant in ("base", "benign", "toxic"):
+                cell = read_cell(Path(run["cells"][0]).parents[2] / row["policy"] / variant / f"{benchmark}.json")
+                assert float(row[variant]) == cell.primary_value
+    markdown = (tmp_path / "table1_humor.md").read_text()
+    assert "Table 1: ColBERT humor, acc (higher is better)" in markdown
+    lines = {line.split(" | ")[0][2:]: line for line in markdown.splitlines() if line.startswith("| ")}
+    for row in _csv_rows(tmp_path / "table1_humor.csv"):
+        shown = lines[row["policy"]].strip("| ").split(" | ")
+        marker = "\\*" if row["benign_significant"] == "True" else ""
+        assert shown[2] == f"{float(row['benign']):.3f}{marker}"
+    assert "\\*" in "".join(lines.values())
+
+
+def test_significance_markers_follow_the_tests(run: dict, tmp_path: Path) -> None:
+    write_benchmark_tables(run["cells"], tmp_path, SignificanceOptions())
+    rows = {r["policy"]: r for r in _csv_rows(tmp_path / "table3_bias.csv")}
+    for row in rows.values():
+        assert row["benign_significant"] == "True"  # every item shifted by -0.2
+        assert float(row["benign_p_holm"]) >= float(row["benign_p"])
+    latex = (tmp_path / "table3_bias.tex").read_text()
+    assert "\\toprule" in latex and "\\midrule" in latex and "\\bottomrule" in latex
+    assert "$^{*}$" in latex and "bias\\_score" in latex
+    markdown = (tmp_path / "table3_bias.md").read_text()
+    assert "Across models (Wilcoxon over 3 policies' values against Base)" in markdown
+    strict = tmp_path / "strict"
+    write_benchmark_tables(run["cells"], strict, SignificanceOptions(alpha=1e-12))
+    assert "\\*" not in (strict / "table3_bias.md").read_text().split("\n\n")[1]
+
+
+def test_all_tables_match_table_paths(run: dict, tmp_path: Path) -> None:
+    written = write_all_tables(run["cells"], tmp_path, SignificanceOptions(), reward_metrics=run["reward"],
+                               paper_policy_map={"pythia-1b": "Pythia-1B", "falcon-1b": "Falcon-1B"})
+    expected = table_paths(tmp_path, BENCHMARKS, eroded=True, reward=True, comparison=True)
+    assert sorted(written) == sorted(expected)
+    assert all(p.exists() and p.stat().st_size > 0 for p in expected)
+    significance = _csv_rows(tmp_path / "significance.csv")
+    assert list(significance[0]) == list(SIGNIFICANCE_HEADER)
+    scopes = {r["scope"] for r in significance}
+    assert scopes == {"items", "items_by_category", "across_models", "across_models_by_category",
+                      "across_categories"}
+    by_category = {r["benchmark"] for r in significance if r["scope"] == "items_by_category"}
+    assert by_category == {"bias", "toxicity"}  # statistics.category_benchmarks, not mmlu subjects
+    alone = write_significance_csv(run["cells"], tmp_path / "alone", SignificanceOptions())
+    assert _csv_rows(alone[0]) == significance
+
+
+def test_eroded_table_has_only_policies_with_the_eroded_variant(run: dict, tmp_path: Path) -> None:
+    write_all_tables(run["cells"], tmp_path, SignificanceOptions())
+    rows = _csv_rows(tmp_path / f"{ERODED_TABLE_STEM}.csv")
+    assert {r["policy"] for r in rows} == {"pythia-1b"}
+    assert [r["benchmark"] for r in rows] == list(BENCHMARKS)
+    cell = read_cell(Path(run["cells"][0]).parents[2] / "pythia-1b" / "eroded" / "toxicity.json")
+    assert float(next(r for r in rows if r["benchmark"] == "toxicity")["eroded"]) == cell.primary_value
+    header = "| Model | Benchmark | Metric | Base | karma | karmaEroded |"
+    assert header in (tmp_path / f"{ERODED_TABLE_STEM}.md").read_text()
+
+
+def test_reward_table(run: dict, tmp_path: Path) -> None:
+    write_reward_table(run["reward"], tmp_path)
+    rows = {r["setting"]: r for r in _csv_rows(tmp_path / f"{REWARD_TABLE_STEM}.csv")}
+    assert list(rows) == ["generalized", "conditioned"]
+    assert float(rows["conditioned"]["accuracy"]) == 0.73
+    assert "Conditioned relative to generalized: Accuracy +4.3%" in (tmp_path / f"{REWARD_TABLE_STEM}.md").read_text()
+    one_class = tmp_path / "one_class.json"
+    one_class.write_text(json.dumps({"accuracy": 1.0, "f1": 0.0, "roc_auc": None, "pr_auc": None,
+                                     "roc_curve": None, "n": 10, "label_positive_rate": 0.0}))
+    write_reward_table({"generalized": run["reward"]["generalized"], "conditioned": one_class}, tmp_path)
+    rows = {r["setting"]: r for r in _csv_rows(tmp_path / f"{REWARD_TABLE_STEM}.csv")}
+    assert rows["conditioned"]["roc_auc"] == "" and rows["conditioned"]["accuracy"] == "1.0"
+    assert "| conditioned | 1.0000 | 0.0000 | n/a |" in (tmp_path / f"{REWARD_TABLE_STEM}.md").read_text()
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"accuracy": 0.5}))
+    with pytest.raises(ValueError, match="lack f1, roc_auc"):
+        write_reward_table({"generalized": broken}, tmp_path)
+
+
+def test_paper_comparison(run: dict, tmp_path: Path) -> None:
+    write_paper_comparison(run["cells"], tmp_path, {"pythia-1b": "Pythia-1B"}, reward_metrics=run["reward"])
+    rows = _csv_rows(tmp_path / f"{COMPARISON_TABLE_STEM}.csv")
+    humor = next(r for r in rows if r["benchmark"] == "humor" and r["variant"] == "base")
+    assert float(humor["paper"]) == 0.5
+    ours = read_cell(Path(run["cells"][0]).parents[2] / "pythia-1b" / "base" / "humor.json").primary_value
+    assert float(humor["ours"]) == ours
+    assert float(humor["difference"]) == pytest.approx(ours - 0.5)
+    eroded = [r for r in rows if r["variant"] == "eroded"]
+    assert {r["benchmark"] for r in eroded} == {"humor", "bias", "toxicity", "sycophancy"}  # Table 8
+    assert all(r["table"] == "8" for r in eroded)
+    reward = [r for r in rows if r["table"] == "RM"]
+    assert {(r["variant"], r["our_metric"]) for r in reward} == {
+        ("generalized", "accuracy"), ("generalized", "f1"), ("generalized", "roc_auc"),
+        ("conditioned", "f1"), ("conditioned", "roc_auc")}
+    with pytest.raises(ValueError, match="not in the paper's tables"):
+        write_paper_comparison(run["cells"], tmp_path, {"pythia-1b": "Pythia-1b"})
+
+
+def test_cells_disagreeing_on_the_metric_are_rejected(tmp_path: Path) -> None:
+    first = make_cell("mmlu", "a", "base")
+    second = make_cell("mmlu", "b", "base")
+    second.primary_metric = "acc_norm"
+    paths = [tmp_path / "a.json", tmp_path / "b.json"]
+    write_cell(first, paths[0])
+    write_cell(second, paths[1])
+    with pytest.raises(ValueError, match="disagree on the primary metric"):
+        write_benchmark_tables(paths, tmp_path / "out", SignificanceOptions())
+    with pytest.raises(ValueError, match="two cell files hold a/base/mmlu"):
+        write_benchmark_tables([paths[0], paths[0]], tmp_path / "out", SignificanceOptions())
+
+
+def test_published_values_transcription() -> None:
+    values = load_published()
+    assert len(values) == 155
+    cells = published_cells(values)  # raises if Table 8 disagrees with Tables 1-5
+    assert paper_policies(values) == ["Falcon-1B", "Falcon-7B", "LLaMA-8B", "Pythia-70M", "Pythia-1B",
+                                      "Pythia-6.9B"]
+    assert cells[("bias", "Pythia-70M", "benign")] == -2.07
+    assert cells[("truthfulqa", "Falcon-7B", "toxic")] == -38.41
+    assert cells[("sentiment", "Pythia-1B", "benign")] == 0.429
+    assert cells[("toxicity", "Pythia-1B", "eroded")] == -0.018
+    assert published_reward_metrics(values) == {
+        "generalized": {"accuracy": 0.708, "f1": 0.7166, "roc_auc": 0.7497},
+        "conditioned": {"f1": 0.7521, "roc_auc": 0.772},
+    }
+
+
+def test_published_table8_conflict_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "published.csv"
+    path.write_text("# test\ntable,benchmark,policy,variant,metric,value\n"
+                    "1,humor,Pythia-1B,base,accuracy,0.5\n8,humor,Pythia-1B,base,accuracy,0.6\n")
+    with pytest.raises(ValueError, match="both 0.5 and 0.6"):
+        published_cells(load_published(path))
