@@ -1,0 +1,78 @@
+# The reward stage: tokenizers and tiny models (demo) or hub models (paper) -> reward models.
+
+
+rule train_tokenizer:
+    input:
+        texts=expand(f"{RESULTS}/data/reward/{{setting}}/train.parquet", setting=SETTINGS),
+    output:
+        directory(f"{RESULTS}/tokenizers/{{tokenizer}}"),
+    params:
+        cfg=lambda wc: config["tokenizers"][wc.tokenizer],
+    log:
+        f"{LOGS}/tokenizers/{{tokenizer}}.log",
+    benchmark:
+        f"{BENCH}/tokenizers/{{tokenizer}}.tsv"
+    conda:
+        "../envs/reward.yaml"
+    script:
+        "../scripts/train_tokenizer.py"
+
+
+rule build_tiny_model:
+    input:
+        tokenizer=lambda wc: tokenizer_dir(config["models"][wc.model]["tokenizer"]),
+    output:
+        directory(f"{RESULTS}/models/{{model}}"),
+    params:
+        spec=lambda wc: config["models"][wc.model]["spec"],
+        seed=config["seed"],
+    log:
+        f"{LOGS}/models/{{model}}.log",
+    conda:
+        "../envs/reward.yaml"
+    script:
+        "../scripts/build_tiny_model.py"
+
+
+rule fetch_model:
+    output:
+        directory("resources/models/{model}"),
+    params:
+        repo=lambda wc: config["models"][wc.model]["hub"],
+        revision=lambda wc: config["models"][wc.model].get("revision"),
+    log:
+        "resources/logs/fetch_model/{model}.log",
+    conda:
+        "../envs/reward.yaml"
+    script:
+        "../scripts/fetch_model.py"
+
+
+rule train_reward_model:
+    input:
+        train=f"{RESULTS}/data/reward/{{setting}}/train.parquet",
+        test=f"{RESULTS}/data/reward/{{setting}}/test.parquet",
+        backbone=model_dir(config["reward"]["backbone"]),
+    output:
+        model=directory(f"{RESULTS}/reward/{{setting}}/model"),
+        metrics=f"{RESULTS}/reward/{{setting}}/metrics.json",
+    params:
+        # Checkpoints live beside the outputs, not in them, so a killed job's work survives.
+        checkpoints=f"{RESULTS}/reward/{{setting}}/checkpoints",
+        training=reward_training_params,
+    log:
+        f"{LOGS}/reward/{{setting}}.log",
+    benchmark:
+        f"{BENCH}/reward/{{setting}}.tsv"
+    resources:
+        mem_mb=reward_mem_mb,
+        runtime=reward_runtime,
+    threads: 2
+    conda:
+        "../envs/reward.yaml"
+    script:
+        "../scripts/train_reward_model.py"
+
+
+localrules:
+    fetch_model,
