@@ -1,0 +1,129 @@
+"""The TRL side of PPO: TRL's own reward call goes through our adapter, pad/eos, LoRA, PPO mini-batches."""
+
+from __future__ import annotations
+
+import math
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest
+import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
+from test_ppo_reward import SPECS, policy_tokenizer, write_policy, write_prompts, write_reward_model
+
+from karma.backbones import build_causal_lm
+from karma.formats import render_example
+from karma.policy_training import PolicyTrainingConfig, PPOSettings, read_prompts
+from karma.ppo_reward import CrossTokenizerReward
+from karma.reward_model import RewardScorer
+from karma.trl_ppo import (
+    ADDED_PAD_TOKEN,
+    AdapterRewardModel,
+    build_models,
+    ensure_distinct_pad,
+    export_policy,
+    run_ppo,
+    tokenize_prompts,
+)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("world")
+    return {
+        "policy": write_policy(root / "policy", "gpt_neox"),
+        "scorer": RewardScorer.from_pretrained(write_reward_model(root / "rm", "llama"), device="cpu"),
+        "prompts": read_prompts(write_prompts(root / "prompts.parquet")),
+        "root": root,
+    }
+
+
+def test_trl_get_reward_scores_the_formatted_text(world):
+    from trl.experimental.utils import get_reward
+
+    tok = policy_tokenizer()
+    setting = "conditioned"
+    prompts = world["prompts"][:3]
+    table = tokenize_prompts(prompts, tok, setting, max_tokens=512)
+    assert len({len(ids) for ids in table.input_ids}) > 1, "prompts of different lengths test left padding"
+    context = table.context_length
+    texts = ["funny cat story", "sad dog", "why are you happy"]
+    rows = []
+    for index, (ids, text) in enumerate(zip(table.input_ids, texts)):
+        response = tok(text, add_special_tokens=False)["input_ids"]
+        if index < 2:  # stopped: eos then padding; the third ran to the length limit
+            response = response + [tok.eos_token_id] + [tok.pad_token_id] * (6 - len(response))
+        rows.append([tok.pad_token_id] * (context - len(ids)) + ids + response[:7])
+    width = max(len(r) for r in rows)
+    query_responses = torch.tensor([r + [tok.pad_token_id] * (width - len(r)) for r in rows])
+    model = AdapterRewardModel(CrossTokenizerReward(world["scorer"], tok, setting), table)
+    _, scores, _ = get_reward(model, query_responses, tok.pad_token_id, context)
+    expected = world["scorer"].score(
+        [render_example(p.conversation, t, setting) for p, t in zip(prompts, texts)]
+    )
+    torch.testing.assert_close(scores, torch.tensor(expected, dtype=torch.float32), atol=1e-6, rtol=0)
+    assert [r.prompt_id for r in model.drain()] == [p.prompt_id for p in prompts]
+    assert model.drain() == []
+
+
+def test_policy_that_pads_with_eos_gets_its_own_pad_token():
+    tok = policy_tokenizer()
+    model = build_causal_lm(SPECS["llama"], tok)
+    assert not ensure_distinct_pad(tok, model)  # the demo tokenizer has its own pad
+    tok.pad_token = tok.eos_token  # what backbones.load_tokenizer does for Pythia/Llama
+    assert ensure_distinct_pad(tok, model)
+    assert tok.pad_token == ADDED_PAD_TOKEN and tok.pad_token_id != tok.eos_token_id
+    assert model.get_input_embeddings().weight.shape[0] == len(tok)
+
+
+def test_lora_trains_adapters_and_value_head_only_and_exports_merged(world):
+    config = PolicyTrainingConfig.from_mapping({"finetune": "lora", "lora": {"r": 4, "alpha": 8, "dropout": 0.0}})
+    policy, value, _ = build_models(world["policy"], config)
+    trainable = [n for n, p in policy.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+    value_trainable = {n for n, p in value.named_parameters() if p.requires_grad}
+    assert {"score.weight"} < value_trainable
+    assert all("lora_" in n or n.startswith("score.") for n in value_trainable)
+    merged = export_policy(policy)
+    assert not any("lora_" in n for n, _ in merged.named_parameters())
+    assert type(merged).__name__ == "GPTNeoXForCausalLM"
+
+
+def test_ppo_steps_once_per_mini_batch_and_optimises_the_adapter_reward(world):
+    ppo = PPOSettings(total_episodes=8, batch_size=4, mini_batch_size=2, micro_batch_size=1, ppo_epochs=2,
+                      response_length=6, rollout_batch_size=4, learning_rate=1e-4, max_prompt_tokens=512)
+    config = PolicyTrainingConfig(ppo=ppo, checkpoint_every=100, device="cpu")
+    steps, stats, checkpoints = [], [], []
+
+    def count(optimizer, args, kwargs):
+        if type(optimizer) is torch.optim.AdamW:
+            steps.append(1)
+
+    handle = register_optimizer_step_post_hook(count)
+    try:
+        result = run_ppo(
+            policy_dir=world["policy"], scorer=world["scorer"], prompts=world["prompts"],
+            setting="generalized", config=config, scratch_dir=world["root"] / "scratch", resume=None,
+            on_update=stats.append, on_checkpoint=checkpoints.append,
+        )
+    finally:
+        handle.remove()
+    assert len(steps) == 2 * ppo.ppo_epochs * (ppo.batch_size // ppo.mini_batch_size)
+    assert [s.update for s in stats] == [1, 2] and [s.episodes for s in stats] == [4, 8]
+    assert checkpoints == []
+    by_id = {p.prompt_id: p.conversation for p in world["prompts"]}
+    vocab = len(result.tokenizer)
+    for update in stats:
+        assert len(update.samples) == ppo.batch_size
+        direct = world["scorer"].score(
+            [render_example(by_id[s["prompt_id"]], s["response"], "generalized") for s in update.samples]
+        )
+        assert [s["reward"] for s in update.samples] == pytest.approx(list(direct), abs=1e-6)
+        # The trainer optimised exactly these rewards.
+        assert update.mean_reward == pytest.approx(sum(direct) / len(direct), abs=1e-5)
+        assert 0.0 < update.entropy <= math.log(vocab) + 1e-3
+        assert 0.0 <= update.clip_fraction <= 1.0
+    assert stats[0].kl == pytest.approx(0.0, abs=1e-4)  # first rollouts come from the base policy
+    assert result.resumed_from_update == 0
+    assert result.tokenizer.padding_side == "right"  # restored after left-padded training

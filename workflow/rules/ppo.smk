@@ -1,0 +1,44 @@
+# The PPO stage: base policies exported as they are, other variants PPO-trained against a reward model.
+
+
+rule export_base_policy:
+    input:
+        policy=lambda wc: model_dir(wc.policy),
+    output:
+        model=directory(f"{RESULTS}/policy/{{policy}}/base/model"),
+    log:
+        f"{LOGS}/policy/{{policy}}/base.log",
+    conda:
+        "../envs/ppo.yaml"
+    script:
+        "../scripts/export_base_policy.py"
+
+
+rule train_policy:
+    input:
+        policy=lambda wc: model_dir(wc.policy),
+        reward_model=lambda wc: f"{RESULTS}/reward/{VARIANTS[wc.variant]['setting']}/model",
+        prompts=lambda wc: f"{RESULTS}/data/prompts/{VARIANTS[wc.variant]['prompts']}.parquet",
+    output:
+        model=directory(f"{RESULTS}/policy/{{policy}}/{{variant}}/model"),
+        train_log=f"{RESULTS}/policy/{{policy}}/{{variant}}/train_log.jsonl",
+        summary=f"{RESULTS}/policy/{{policy}}/{{variant}}/summary.json",
+    wildcard_constraints:
+        variant=_alternatives(TRAINED_VARIANTS),
+    params:
+        setting=lambda wc: VARIANTS[wc.variant]["setting"],
+        training=policy_training_params,
+        # Outside the outputs: Snakemake deletes a failed job's outputs, checkpoints must survive.
+        checkpoints=f"{RESULTS}/policy/{{policy}}/{{variant}}/checkpoints",
+    log:
+        f"{LOGS}/policy/{{policy}}/{{variant}}.log",
+    benchmark:
+        f"{BENCH}/policy/{{policy}}/{{variant}}.tsv"
+    resources:
+        mem_mb=policy_mem_mb,
+        runtime=policy_runtime,
+    threads: 2
+    conda:
+        "../envs/ppo.yaml"
+    script:
+        "../scripts/train_policy.py"
