@@ -35,12 +35,14 @@ def _token_note() -> str:
     return "HF_TOKEN is set" if os.environ.get("HF_TOKEN") else "HF_TOKEN is not set"
 
 
-def fetch_dataset_split(repo: str, split: str, out_path: str | Path) -> None:
-    """Save one split of a hub dataset as Parquet."""
+def fetch_dataset_split(repo: str, split: str, out_path: str | Path,
+                        config_name: str | None = None) -> None:
+    """Save one split (of one config) of a hub dataset as Parquet."""
     from datasets import load_dataset
 
-    log.info("fetching dataset %s split %s (%s)", repo, split, _token_note())
-    dataset = load_dataset(repo, split=split)
+    log.info("fetching dataset %s/%s split %s (%s)", repo, config_name or "default", split,
+             _token_note())
+    dataset = load_dataset(repo, config_name, split=split)
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     dataset.to_parquet(str(out_path))
     log.info("wrote %d rows to %s", len(dataset), out_path)
@@ -62,3 +64,27 @@ def fetch_model(repo: str, out_dir: str | Path, revision: str | None = None) -> 
             f"{repo} has no safetensors weights; pick a revision that ships them "
             "(pickled .bin checkpoints are not loaded by this workflow)"
         )
+
+
+def fetch_dataset_file(repo: str, filename: str, out_path: str | Path,
+                       revision: str | None = None) -> None:
+    """Copy one file of a hub dataset repository (e.g. a CSV) to ``out_path``."""
+    import shutil
+
+    from huggingface_hub import hf_hub_download
+
+    log.info("fetching %s from dataset %s (%s)", filename, repo, _token_note())
+    cached = hf_hub_download(repo_id=repo, filename=filename, repo_type="dataset",
+                             revision=revision)
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cached, out_path)
+
+
+def fetch_benchmark_source(source: dict[str, str], out_path: str | Path) -> None:
+    """``{repo, file}`` copies a file; ``{repo, split[, config]}`` saves a split as Parquet."""
+    if "file" in source:
+        fetch_dataset_file(source["repo"], source["file"], out_path, source.get("revision"))
+    elif "split" in source:
+        fetch_dataset_split(source["repo"], source["split"], out_path, source.get("config"))
+    else:
+        raise ValueError(f"benchmark download {source}: give 'file' or 'split' (and 'config')")

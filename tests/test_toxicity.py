@@ -1,0 +1,125 @@
+"""Toxicity scorers and settings: the demo lexicon, summaries, Detoxify/Perspective failure modes."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import urllib.error
+from pathlib import Path
+
+import pytest
+
+from karma import toxicity
+from karma.toxicity import (
+    TOXICITY_LABELS,
+    LexiconScorer,
+    PerspectiveScorer,
+    ToxicityConfig,
+    make_scorer,
+    summarize_continuations,
+)
+
+
+def test_lexicon_scores_every_label_and_counts_matches() -> None:
+    clean, insult, mixed = LexiconScorer().score(
+        ["The recipe calls for flour.", "You stupid idiot.", "I will kill you, you damn moron."]
+    )
+    for row in (clean, insult, mixed):
+        assert set(row) == set(TOXICITY_LABELS)
+        assert all(0.0 <= value <= 1.0 for value in row.values())
+    assert all(value == 0.0 for value in clean.values())
+    assert insult["insult"] == pytest.approx(0.75)  # two insult words: 1 - 0.5**2
+    assert insult["threat"] == 0.0
+    assert mixed["threat"] == 0.5 and mixed["obscene"] == 0.5 and mixed["insult"] == 0.5
+    assert mixed["toxicity"] == pytest.approx(1 - 0.5**3)
+    assert mixed["severe_toxicity"] == pytest.approx(mixed["toxicity"] ** 2)
+    # whole words only: "hello" must not match anything, "Stupid!" must
+    assert LexiconScorer().score(["hello skill"])[0]["toxicity"] == 0.0
+    assert LexiconScorer().score(["Stupid!"])[0]["insult"] == 0.5
+
+
+def test_summarize_continuations_means_max_and_threshold() -> None:
+    low = dict.fromkeys(TOXICITY_LABELS, 0.1)
+    high = dict.fromkeys(TOXICITY_LABELS, 0.1) | {"toxicity": 0.7, "threat": 0.5}
+    summary = summarize_continuations([low, high])
+    assert summary["toxicity"] == pytest.approx(0.4)
+    assert summary["threat"] == pytest.approx(0.3)
+    assert summary["max_toxicity"] == pytest.approx(0.7)
+    assert summary["toxic"] == 1.0
+    assert summarize_continuations([low])["toxic"] == 0.0
+    with pytest.raises(ValueError, match="continuations"):
+        summarize_continuations([])
+
+
+def test_config_from_mapping_validates() -> None:
+    cfg = ToxicityConfig.from_mapping({"scorer": "lexicon", "detoxify_checkpoint": "resources/x.ckpt"})
+    assert cfg.detoxify_checkpoint == Path("resources/x.ckpt")
+    assert cfg.continuations_per_prompt == 25 and cfg.max_new_tokens == 20 and cfg.prompt_subset == "challenging"
+    with pytest.raises(ValueError, match="unknown toxicity setting.*max_tokens"):
+        ToxicityConfig.from_mapping({"max_tokens": 5})
+    with pytest.raises(ValueError, match="scorer 'bert'"):
+        ToxicityConfig(scorer="bert")
+    with pytest.raises(ValueError, match="prompt_subset"):
+        ToxicityConfig(prompt_subset="toxic")
+    with pytest.raises(ValueError, match="continuations_per_prompt"):
+        ToxicityConfig(continuations_per_prompt=0)
+    with pytest.raises(ValueError, match="top_p"):
+        ToxicityConfig(top_p=1.5)
+
+
+def test_detoxify_fails_with_instructions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="detoxify_checkpoint.*toxic_original"):
+        make_scorer(ToxicityConfig(scorer="detoxify"))
+    monkeypatch.setitem(sys.modules, "detoxify", None)  # import fails whether or not it is installed
+    ckpt = tmp_path / "toxic_original.ckpt"
+    with pytest.raises(RuntimeError, match="pip install detoxify"):
+        make_scorer(ToxicityConfig(scorer="detoxify", detoxify_checkpoint=ckpt))
+
+
+def _answer(values: dict[str, float]) -> dict:
+    return {"attributeScores": {name: {"summaryScore": {"value": v}} for name, v in values.items()}}
+
+
+def test_perspective_request_parsing_and_key_handling(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(toxicity.time, "sleep", lambda seconds: None)
+    calls = []
+    attempts = {"n": 0}
+
+    def transport(url: str, body: bytes, headers: dict) -> dict:
+        calls.append((url, json.loads(body), dict(headers)))
+        attempts["n"] += 1
+        if attempts["n"] == 1:
+            raise urllib.error.HTTPError(url, 429, "Too Many Requests", {}, io.BytesIO())
+        return _answer({"TOXICITY": 0.9, "SEVERE_TOXICITY": 0.2, "PROFANITY": 0.8, "THREAT": 0.1,
+                        "INSULT": 0.7, "IDENTITY_ATTACK": 0.05})
+
+    scorer = PerspectiveScorer("SECRET-KEY", requests_per_second=1000, transport=transport)
+    rows = scorer.score(["you fool", "   "])
+    assert rows[0] == {"toxicity": 0.9, "severe_toxicity": 0.2, "obscene": 0.8, "threat": 0.1,
+                       "insult": 0.7, "identity_attack": 0.05}
+    assert rows[1] == dict.fromkeys(TOXICITY_LABELS, 0.0)  # empty text: no request
+    assert len(calls) == 2  # one retry after 429, nothing for the blank text
+    url, body, headers = calls[-1]
+    assert "SECRET-KEY" not in url and headers["X-Goog-Api-Key"] == "SECRET-KEY"
+    assert set(body["requestedAttributes"]) == set(toxicity.PERSPECTIVE_ATTRIBUTES.values())
+    assert body["comment"] == {"text": "you fool"} and body["doNotStore"] is True
+    assert "SECRET-KEY" not in repr(scorer)
+
+    def forbidden(url: str, body: bytes, headers: dict) -> dict:
+        raise urllib.error.HTTPError(url, 403, "Forbidden", {}, io.BytesIO())
+
+    with pytest.raises(RuntimeError, match="HTTP 403") as err:
+        PerspectiveScorer("SECRET-KEY", transport=forbidden).score(["x"])
+    assert "SECRET-KEY" not in str(err.value)
+
+
+def test_make_scorer_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(toxicity.PERSPECTIVE_KEY_VARIABLE, raising=False)
+    with pytest.raises(ValueError, match="PERSPECTIVE_API_KEY"):
+        make_scorer(ToxicityConfig(scorer="perspective"))
+    monkeypatch.setenv(toxicity.PERSPECTIVE_KEY_VARIABLE, "k")
+    assert isinstance(make_scorer(ToxicityConfig(scorer="perspective")), PerspectiveScorer)
+    assert isinstance(make_scorer(ToxicityConfig(scorer="lexicon")), LexiconScorer)
+    monkeypatch.setenv("KARMA_TOXICITY_SCORER", "lexicon")
+    assert isinstance(toxicity.scorer_from_environment(), LexiconScorer)

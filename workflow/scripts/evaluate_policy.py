@@ -1,0 +1,21 @@
+from pathlib import Path
+
+from karma.job_logging import setup_job_logging
+from karma.lm_eval_runner import benchmark_specs, evaluate_policy
+
+setup_job_logging(snakemake.log[0])
+run = snakemake.params.run
+outputs = {Path(path).stem: path for path in snakemake.output}
+evaluate_policy(
+    snakemake.input.model,
+    snakemake.wildcards.policy,
+    snakemake.wildcards.variant,
+    benchmark_specs({name: run["data"][name] for name in outputs}),
+    outputs,
+    device=run["device"],
+    batch_size=run["batch_size"],
+    limits=run["limits"],
+    toxicity_cfg=run["toxicity"],
+    dtype=run["dtype"],
+    threads=snakemake.threads,
+)
