@@ -18,6 +18,14 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from karma.cells import Cell
+from karma.report_layout import (
+    BIAS_FIGURE_STEM,
+    FIGURE_FORMATS,
+    PPO_FIGURE_STEM,
+    ROC_FIGURE_STEM,
+    TOXICITY_FIGURE_STEM,
+    figure_paths,
+)
 from karma.result_tables import (
     BENCHMARK_TITLES,
     VARIANT_LABELS,
@@ -39,23 +47,10 @@ from karma.significance import (
 
 log = logging.getLogger(__name__)
 
-BIAS_FIGURE_STEM = "figure2_crows_pairs_shift"
-TOXICITY_FIGURE_STEM = "figure3_toxicity_categories"
-ROC_FIGURE_STEM = "reward_roc"
-PPO_FIGURE_STEM = "ppo_training"
-FIGURE_FORMATS = ("svg", "png")
 
 VARIANT_COLORS = {"base": "#7f7f7f", "benign": "#1f77b4", "toxic": "#d62728", "eroded": "#ff7f0e"}
 VARIANT_LINESTYLES = {"base": ":", "benign": "-", "toxic": "--", "eroded": "-."}
 PPO_REQUIRED = ("update", "mean_reward", "kl")
-
-
-def figure_paths(out_dir: str | Path, categories: bool, roc: bool, ppo: bool) -> list[Path]:
-    """Every file ``write_all_figures`` writes for these options, for a rule's ``output``."""
-    optional = ((categories, BIAS_FIGURE_STEM), (categories, TOXICITY_FIGURE_STEM), (roc, ROC_FIGURE_STEM),
-                (ppo, PPO_FIGURE_STEM))
-    stems = [stem for wanted, stem in optional if wanted]
-    return [Path(out_dir) / f"{stem}.{fmt}" for stem in stems for fmt in FIGURE_FORMATS]
 
 
 def _save(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:

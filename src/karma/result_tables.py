@@ -24,6 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from karma.cells import Cell
+from karma.report_layout import (
+    BENCHMARK_TITLES,
+    COMPARISON_TABLE_STEM,
+    ERODED_TABLE_STEM,
+    REWARD_TABLE_STEM,
+    SIGNIFICANCE_STEM,
+    TABLE_FORMATS,
+    TABLE_NUMBERS,
+    benchmark_table_stem,
+    ordered_benchmarks,
+    table_paths,
+)
 from karma.published import (
     load_published,
     paper_policies,
@@ -46,24 +58,6 @@ from karma.significance import (
 
 log = logging.getLogger(__name__)
 
-TABLE_NUMBERS = {
-    "humor": 1,
-    "sentiment": 2,
-    "bias": 3,
-    "toxicity": 4,
-    "sycophancy": 5,
-    "truthfulqa": 6,
-    "mmlu": 7,
-}
-BENCHMARK_TITLES = {
-    "humor": "ColBERT humor",
-    "sentiment": "MSAD sentiment",
-    "bias": "CrowS-Pairs bias",
-    "toxicity": "RealToxicityPrompts toxicity",
-    "sycophancy": "Anthropic sycophancy",
-    "truthfulqa": "TruthfulQA",
-    "mmlu": "MMLU",
-}
 VARIANT_LABELS = {"base": "Base", "benign": "karmaBenign", "toxic": "karmaToxic", "eroded": "karmaEroded"}
 MAIN_VARIANTS = ("base", "benign", "toxic")
 ERODED_VARIANTS = ("base", "benign", "eroded")
@@ -78,37 +72,7 @@ REWARD_COLUMNS = (
     ("label_positive_rate", "Rewarding share"),
 )
 
-TABLE_FORMATS = ("csv", "md", "tex")
-ERODED_TABLE_STEM = "table8_eroded"
-REWARD_TABLE_STEM = "reward_model"
-COMPARISON_TABLE_STEM = "paper_comparison"
-SIGNIFICANCE_STEM = "significance"
 MISSING = "n/a"
-
-
-def benchmark_table_stem(benchmark: str) -> str:
-    """File stem of the paper table for ``benchmark``, e.g. ``table1_humor``."""
-    if benchmark not in TABLE_NUMBERS:
-        raise ValueError(
-            f"benchmark {benchmark!r} has no table in the paper; known: {', '.join(TABLE_NUMBERS)}"
-        )
-    return f"table{TABLE_NUMBERS[benchmark]}_{benchmark}"
-
-
-def table_paths(
-    out_dir: str | Path,
-    benchmarks: Iterable[str],
-    eroded: bool,
-    reward: bool,
-    comparison: bool,
-) -> list[Path]:
-    """Every file ``write_all_tables`` writes for these options, for a rule's ``output``."""
-    out = Path(out_dir)
-    stems = [benchmark_table_stem(b) for b in _ordered_benchmarks(benchmarks)]
-    optional = ((eroded, ERODED_TABLE_STEM), (reward, REWARD_TABLE_STEM), (comparison, COMPARISON_TABLE_STEM))
-    stems += [stem for wanted, stem in optional if wanted]
-    paths = [out / f"{stem}.{fmt}" for stem in stems for fmt in TABLE_FORMATS]
-    return paths + [out / f"{SIGNIFICANCE_STEM}.csv"]
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -244,16 +208,6 @@ def _write_csv(path: Path, header: Sequence[str], rows: list[list[Any]]) -> None
 # --- shared helpers ---------------------------------------------------------------------------
 
 
-def _ordered_benchmarks(benchmarks: Iterable[str]) -> list[str]:
-    found = set(benchmarks)
-    unknown = sorted(found - TABLE_NUMBERS.keys())
-    if unknown:
-        raise ValueError(
-            f"benchmark(s) {', '.join(unknown)} have no table in the paper; known: {', '.join(TABLE_NUMBERS)}"
-        )
-    return [b for b in TABLE_NUMBERS if b in found]
-
-
 def order_policies(present: Iterable[str], policy_order: Sequence[str] | None) -> list[str]:
     """Policies in the configured order, then any others alphabetically."""
     present = set(present)
@@ -376,7 +330,7 @@ def _write_benchmark_tables(
     decimals: int,
 ) -> list[Path]:
     paths: list[Path] = []
-    for benchmark in _ordered_benchmarks(b for (_, _, b) in cells):
+    for benchmark in ordered_benchmarks(b for (_, _, b) in cells):
         table, header, rows = _benchmark_table(cells, records, benchmark, options, policy_order, decimals)
         paths += _write_formats(out_dir, benchmark_table_stem(benchmark), table, header, rows)
     return paths
@@ -416,7 +370,7 @@ def _write_eroded_table(
     csv_rows: list[list[Any]] = []
     item_records = []
     for policy in order_policies({p for (p, _, _) in eroded}, policy_order):
-        for benchmark in _ordered_benchmarks(b for (p, _, b) in eroded if p == policy):
+        for benchmark in ordered_benchmarks(b for (p, _, b) in eroded if p == policy):
             metric, higher = _benchmark_metric(cells, benchmark)
             row: list[Entry] = [policy, BENCHMARK_TITLES[benchmark], f"{metric} ({_direction(higher)})"]
             csv_row: list[Any] = [policy, benchmark, metric, higher]
@@ -538,7 +492,7 @@ def write_paper_comparison(
         log.warning("policy %s is mapped to %s but has no cells; left out", policy, policy_map[policy])
     rows: list[list[Entry]] = []
     csv_rows: list[list[Any]] = []
-    for benchmark in _ordered_benchmarks(b for (_, _, b) in cells):
+    for benchmark in ordered_benchmarks(b for (_, _, b) in cells):
         for policy, paper_policy in policy_map.items():
             for variant in VARIANT_LABELS:
                 cell = cells.get((policy, variant, benchmark))

@@ -1,0 +1,14 @@
+from karma.job_logging import setup_job_logging
+from karma.result_tables import write_all_tables
+from karma.significance import SignificanceOptions
+
+setup_job_logging(snakemake.log[0])
+params = snakemake.params
+write_all_tables(
+    snakemake.input.cells,
+    params.out_dir,
+    SignificanceOptions.from_config(params.statistics),
+    reward_metrics=dict(zip(params.settings, snakemake.input.reward)),
+    policy_order=params.policy_order,
+    paper_policy_map=params.paper_policy_map,
+)
