@@ -7,14 +7,30 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+# The demo config is the default. Config files given with --configfile replace it rather than
+# being merged into it, so a paper run never inherits a demo key; pass several to layer them.
+if not workflow.overwrite_configfiles:
+
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
 
+# Jobs import the workflow's library from this checkout, also inside --sdm conda environments
+# (which hold only third-party packages) and on cluster nodes (sbatch exports the environment).
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        filter(None, [os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH")])
+    )
+)
+
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/reward.smk"
+include: "workflow/rules/ppo.smk"
+include: "workflow/rules/eval.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

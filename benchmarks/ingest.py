@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import string
 import subprocess
 import tempfile
@@ -132,7 +133,9 @@ def main() -> None:
     kept_lines = json.loads((workdir / "out.json").read_text())["kept"]
     for name, rate in results.items():
         print(f"{name:>16}: {rate:8.1f} MB/s")
-    print(f"ingest kept {kept_lines} comment lines")
+    print(f"ingest kept {kept_lines} comment lines; peak RSS of this process "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB "
+          f"(for a {mb:.0f} MB dump: bounded by one decompressed block, not the dump)")
     print(f"ingest / zstd -dc        = {results['ingest'] / results['zstd -dc']:.2f}  (goal >= 0.5)")
     print(f"ingest / json.loads loop = {results['ingest'] / results['json.loads loop']:.2f}"
           "  (goal >= 4)")

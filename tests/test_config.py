@@ -41,7 +41,7 @@ def test_unknown_key_is_named():
 def test_snakemake_stops_on_a_typo(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("split:\n  test_fraktion: 0.2\n")
-    result = subprocess.run([SNAKEMAKE, "-n", "--configfile", str(bad)], cwd=ROOT,
+    result = subprocess.run([SNAKEMAKE, "-n", "--configfile", "config/config.yaml", str(bad)], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert "test_fraktion" in result.stdout + result.stderr

@@ -16,7 +16,7 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     # --configfile takes several values: it goes last so targets are not read as config files
     cmd = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2",
-           *args, "--configfile", str(workdir / "small.yaml")]
+           *args, "--configfile", str(ROOT / "config" / "config.yaml"), str(workdir / "small.yaml")]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 

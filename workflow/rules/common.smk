@@ -4,6 +4,8 @@ import os
 import re
 from pathlib import Path
 
+from karma.report_layout import figure_paths, table_paths
+
 
 RESULTS = f"results/{config['run']}"
 LOGS = f"{RESULTS}/logs"
@@ -56,6 +58,59 @@ for _name in COMMENT_DUMPS:
     if not _name.startswith("RC_"):
         raise ValueError(f"config reddit.comments: {_name!r} is not an RC_ (comments) dump")
 
+def _deep_merge(base, override):
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+VARIANTS = config["variants"]
+TRAINED_VARIANTS = [name for name, spec in VARIANTS.items() if "setting" in spec]
+POLICIES = list(config["policies"])
+BENCHMARKS = list(config["benchmarks"]["names"])
+
+
+def _check_policies():
+    """Every policy is a model; a policy of the reward model's family needs an explicit opt-in."""
+    reward_family = config["models"][config["reward"]["backbone"]]["family"]
+    for name, variant in VARIANTS.items():
+        for policy in variant["policies"]:
+            if policy not in config["policies"]:
+                raise ValueError(
+                    f"variant {name!r} lists policy {policy!r}, which is not under 'policies'"
+                )
+    for policy, settings in config["policies"].items():
+        if policy not in config["models"]:
+            raise ValueError(f"policy {policy!r} is not defined under 'models'")
+        family = config["models"][policy]["family"]
+        if family == reward_family and not settings.get("same_family_intended", False):
+            raise ValueError(
+                f"policy {policy!r} is of the reward model's family ({family!r}): PPO against a "
+                "reward model of its own family invites reward hacking (the paper excluded "
+                f"Llama-1B for this). Set policies.{policy}.same_family_intended: true if intended."
+            )
+
+
+_check_policies()
+
+
+def _benchmark_paths():
+    """Flat list of every configured benchmark data path (sycophancy maps subsets to files)."""
+    paths = []
+    for name in BENCHMARKS:
+        value = config["benchmarks"]["data"][name]
+        paths.extend(value.values() if isinstance(value, dict) else [value])
+    return paths
+
+
+BENCHMARK_FOLDERS = [p for p in _benchmark_paths() if not os.path.splitext(p)[1]]
+BENCHMARK_FILES = [p for p in _benchmark_paths() if os.path.splitext(p)[1]]
+
+
 DEMO_OUTPUTS = (
     [
         f"resources/demo/pushshift/{kind}_{month}.zst"
@@ -77,6 +132,11 @@ wildcard_constraints:
     setting=_alternatives(SETTINGS),
     source=_alternatives(PROMPT_SOURCES),
     shard=r"\d+",
+    model=_alternatives(config["models"]),
+    tokenizer=_alternatives(config["tokenizers"]) or "$^",
+    policy=_alternatives(POLICIES),
+    variant=_alternatives(VARIANTS),
+    benchmark=_alternatives(BENCHMARKS),
 
 
 def shard_paths():
@@ -109,5 +169,147 @@ def data_targets():
     ]
 
 
+def tokenizer_dir(name):
+    return f"{RESULTS}/tokenizers/{name}"
+
+
+def model_dir(name):
+    """A hub model is fetched into resources/; a spec model is built (with its tokenizer) per run."""
+    if name not in config["models"]:
+        raise ValueError(f"model {name!r} is not defined under config key 'models'")
+    if "hub" in config["models"][name]:
+        return f"resources/models/{name}"
+    return f"{RESULTS}/models/{name}"
+
+
+def policy_model(policy, variant):
+    return f"{RESULTS}/policy/{policy}/{variant}/model"
+
+
+def policy_training_params(wildcards):
+    """The shared PPO settings with the policy's own overrides merged in."""
+    settings = _deep_merge(config["ppo"], config["policies"][wildcards.policy])
+    settings.setdefault("ppo", {}).setdefault("seed", config["seed"])
+    return settings
+
+
+def _benchmark_inputs(names):
+    files = []
+    for name in names:
+        value = config["benchmarks"]["data"][name]
+        files.extend(value.values() if isinstance(value, dict) else [value])
+    return files
+
+
+def evaluation_inputs(wildcards):
+    names = [wildcards.benchmark] if "benchmark" in wildcards.keys() else BENCHMARKS
+    return {
+        "model": policy_model(wildcards.policy, wildcards.variant),
+        "data": _benchmark_inputs(names),
+    }
+
+
+def evaluation_params(wildcards):
+    bench = config["benchmarks"]
+    return {
+        "data": bench["data"],
+        "limits": bench["limits"],
+        "batch_size": bench["batch_size"],
+        "device": bench["device"],
+        "dtype": bench["dtype"],
+        "toxicity": bench["toxicity"],
+    }
+
+
+def policy_variant_pairs():
+    return [(policy, name) for name, spec in VARIANTS.items() for policy in spec["policies"]]
+
+
+def ppo_targets():
+    targets = []
+    for policy, variant in policy_variant_pairs():
+        targets.append(policy_model(policy, variant))
+        if variant in TRAINED_VARIANTS:
+            targets.append(f"{RESULTS}/policy/{policy}/{variant}/train_log.jsonl")
+    return targets
+
+
+def cell_path(policy, variant, benchmark):
+    return f"{RESULTS}/eval/{policy}/{variant}/{benchmark}.json"
+
+
+def eval_targets():
+    return [cell_path(p, v, b) for p, v in policy_variant_pairs() for b in BENCHMARKS]
+
+
+def train_log_targets():
+    return [f"{RESULTS}/policy/{p}/{v}/train_log.jsonl" for p, v in policy_variant_pairs()
+            if v in TRAINED_VARIANTS]
+
+
+def table_outputs():
+    has_eroded = any(v == "eroded" for _, v in policy_variant_pairs())
+    return [str(p) for p in table_paths(f"{RESULTS}/tables", BENCHMARKS, eroded=has_eroded,
+                                        reward=True,
+                                        comparison=bool(config["report"]["paper_policy_map"]))]
+
+
+def figure_outputs():
+    return [str(p) for p in figure_paths(f"{RESULTS}/figures", categories=True, roc=True,
+                                         ppo=bool(TRAINED_VARIANTS))]
+
+
+def report_caption(path):
+    """Captions live in workflow/report/<stem>.rst, one per table or figure."""
+    return os.path.join(workflow.basedir, "workflow", "report", f"{Path(path).stem}.rst")
+
+
+def _params_b(model):
+    """Billions of parameters (config ``models.<name>.params_b``); tiny spec models count as 0."""
+    return float(config["models"][model].get("params_b", 0.0))
+
+
+def _lora(policy):
+    return config["policies"][policy].get("finetune", config["ppo"].get("finetune")) == "lora"
+
+
+# Resource functions: size-dependent GPU-job resources come from the config's model sizes, so
+# profiles/slurm holds only cluster facts (partitions, GPU model, account). Runtimes double on retry.
+def reward_mem_mb(wildcards, attempt):
+    return int(16000 + 16000 * _params_b(config["reward"]["backbone"]))
+
+
+def reward_runtime(wildcards, attempt):
+    return int((60 + 600 * _params_b(config["reward"]["backbone"])) * attempt)
+
+
+def policy_mem_mb(wildcards, attempt):
+    return int(32000 + 8000 * _params_b(wildcards.policy))
+
+
+def policy_runtime(wildcards, attempt):
+    # LoRA steps on 7B/8B models cost about as much as full steps on a 2B model.
+    size = _params_b(wildcards.policy) * (0.3 if _lora(wildcards.policy) else 1.0)
+    return int(min(60 + 600 * size, 2880) * attempt)
+
+
+def eval_mem_mb(wildcards, attempt):
+    return int(16000 + 4000 * _params_b(wildcards.policy))
+
+
+def eval_runtime(wildcards, attempt):
+    cells = 1 if "benchmark" in wildcards.keys() else len(BENCHMARKS)
+    return int((30 + 60 * _params_b(wildcards.policy)) * cells * attempt)
+
+
+def reward_training_params(wildcards):
+    return {"seed": config["seed"], **config["reward"]["training"]}
+
+
+def reward_targets():
+    return expand(f"{RESULTS}/reward/{{setting}}/metrics.json", setting=SETTINGS)
+
+
 def all_targets():
-    return data_targets()
+    return (data_targets() + reward_targets() + ppo_targets() + eval_targets()
+            + table_outputs() + figure_outputs())

@@ -15,6 +15,8 @@ if config["demo"]["enabled"]:
             "resources/demo/logs/generate_demo_pushshift.log",
         benchmark:
             "resources/demo/benchmarks/generate_demo_pushshift.tsv"
+        conda:
+            "../envs/data.yaml"
         script:
             "../scripts/generate_demo_pushshift.py"
 
@@ -26,6 +28,8 @@ if config["demo"]["enabled"]:
             n_prompts=config["demo"]["n_ultrachat"],
         log:
             "resources/demo/logs/generate_demo_ultrachat.log",
+        conda:
+            "../envs/data.yaml"
         script:
             "../scripts/generate_demo_ultrachat.py"
 
@@ -42,6 +46,8 @@ else:
             split="train_sft",
         log:
             "resources/logs/fetch_ultrachat.log",
+        conda:
+            "../envs/data.yaml"
         script:
             "../scripts/fetch_ultrachat.py"
 
@@ -55,6 +61,8 @@ rule pushshift_dump:
         dump=r"R[SC]_[^/]+",
     log:
         "resources/logs/pushshift_dump/{dump}.log",
+    conda:
+        "../envs/data.yaml"
     script:
         "../scripts/missing_pushshift_dump.py"
 
@@ -71,6 +79,8 @@ rule select_posts:
         f"{LOGS}/data/select_posts/{{submissions_dump}}.log",
     benchmark:
         f"{BENCH}/data/select_posts/{{submissions_dump}}.tsv"
+    conda:
+        "../envs/data.yaml"
     script:
         "../scripts/select_posts.py"
 
@@ -88,6 +98,8 @@ rule collect_comments:
         f"{LOGS}/data/collect_comments/{{comments_dump}}.log",
     benchmark:
         f"{BENCH}/data/collect_comments/{{comments_dump}}.tsv"
+    conda:
+        "../envs/data.yaml"
     script:
         "../scripts/collect_comments.py"
 
@@ -111,6 +123,8 @@ rule build_threads:
         f"{LOGS}/data/build_threads.log",
     benchmark:
         f"{BENCH}/data/build_threads.tsv"
+    conda:
+        "../envs/data.yaml"
     script:
         "../scripts/build_threads.py"
 
@@ -131,6 +145,8 @@ rule build_examples:
         f"{LOGS}/data/build_examples/{{setting}}.log",
     benchmark:
         f"{BENCH}/data/build_examples/{{setting}}.tsv"
+    conda:
+        "../envs/data.yaml"
     script:
         "../scripts/build_examples.py"
 
@@ -147,6 +163,8 @@ rule build_reddit_prompts:
         max_turn_chars=config["context"]["max_turn_chars"],
     log:
         f"{LOGS}/data/build_prompts/reddit.log",
+    conda:
+        "../envs/data.yaml"
     script:
         "../scripts/build_reddit_prompts.py"
 
@@ -163,6 +181,8 @@ rule build_ultrachat_prompts:
         max_turn_chars=config["context"]["max_turn_chars"],
     log:
         f"{LOGS}/data/build_prompts/ultrachat.log",
+    conda:
+        "../envs/data.yaml"
     script:
         "../scripts/build_ultrachat_prompts.py"
 
