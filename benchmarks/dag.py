@@ -8,7 +8,7 @@ The generated config copies each policy under a new name (`<name>-x<k>`) and is 
 temporary directory. Each command runs --repeats times; the fastest run is the number reported
 (the others are printed too), because a shared machine only ever adds noise.
 
-    python benchmarks/dag.py [--policies-key ppo.policies] [--factor 10] [--repeats 3]
+    python benchmarks/dag.py [--factor 10] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -28,48 +28,23 @@ PAPER = REPO / "config" / "paper.yaml"
 GOALS_S = {"paper": 3.0, "paper x10 policies": 10.0}
 
 
-def policy_list(config: dict, key: str):
-    """The container named by a dotted key, e.g. ppo.policies; a clear error if absent."""
-    node = config
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            raise SystemExit(
-                f"{PAPER.relative_to(REPO)} has no '{key}' (missing '{part}'); pass the key "
-                "that lists the policies with --policies-key"
-            )
-        node = node[part]
-    if not isinstance(node, (list, dict)) or not node:
-        raise SystemExit(f"'{key}' in {PAPER.name} is not a non-empty list or mapping of policies")
-    return node
-
-
-def renamed(policy, suffix: str):
-    """A copy of one policy entry under a new name: a string, or a mapping with `name`."""
-    if isinstance(policy, str):
-        return f"{policy}{suffix}"
-    if isinstance(policy, dict) and "name" in policy:
-        return {**copy.deepcopy(policy), "name": f"{policy['name']}{suffix}"}
-    raise SystemExit(f"cannot rename policy entry {policy!r}: expected a string or a `name` key")
-
-
-def multiplied(config: dict, key: str, factor: int) -> dict:
-    """The config with the policy container `factor` times as long (originals kept first)."""
-    policies = policy_list(config, key)
+def multiplied(config: dict, factor: int) -> dict:
+    """The paper config with every policy copied ``factor`` times under new names: the model, its
+    per-policy settings, its place in each variant and in the paper-name map all grow together."""
     grown = copy.deepcopy(config)
-    parent_key, _, leaf = key.rpartition(".")
-    parent = grown
-    for part in filter(None, parent_key.split(".")):
-        parent = parent[part]
-    if isinstance(policies, dict):  # name -> settings
-        parent[leaf] = {
-            (name if k == 0 else f"{name}-x{k}"): copy.deepcopy(spec)
-            for k in range(factor) for name, spec in policies.items()
-        }
-    else:
-        parent[leaf] = [
-            copy.deepcopy(p) if k == 0 else renamed(p, f"-x{k}")
-            for k in range(factor) for p in policies
-        ]
+    names = list(config["policies"])
+    if not names:
+        raise SystemExit(f"{PAPER.name} lists no policies")
+
+    def copies(name: str) -> list[str]:
+        return [name if k == 0 else f"{name}-x{k}" for k in range(factor)]
+
+    for name in names:
+        for copy_name in copies(name)[1:]:
+            grown["models"][copy_name] = copy.deepcopy(config["models"][name])
+            grown["policies"][copy_name] = copy.deepcopy(config["policies"][name])
+    for variant in grown["variants"].values():
+        variant["policies"] = [c for p in variant["policies"] for c in copies(p)]
     return grown
 
 
@@ -102,8 +77,6 @@ def planned_jobs(output: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--policies-key", default="ppo.policies",
-                        help="dotted key of the policy list in config/paper.yaml")
     parser.add_argument("--factor", type=int, default=10, help="goal applies to 10 only")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -113,7 +86,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="karma-dag-") as tmp:
         grown_path = Path(tmp) / f"paper-x{args.factor}.yaml"
         grown_path.write_text(
-            yaml.safe_dump(multiplied(paper, args.policies_key, args.factor), sort_keys=False)
+            yaml.safe_dump(multiplied(paper, args.factor), sort_keys=False)
         )
         goal = GOALS_S["paper x10 policies"] if args.factor == 10 else None
         met &= report(f"paper x{args.factor} policies", grown_path, args.repeats, goal)
