@@ -1,0 +1,79 @@
+"""The whole demo DAG, shrunk, through Snakemake: data -> reward -> PPO -> cells -> tables -> report."""
+
+import json
+
+import pytest
+
+from karma.cells import read_cell
+from workflow_runner import planned_jobs, snakemake
+
+SMALL = """\
+run: e2e
+demo: {n_posts: 300}
+reddit: {max_posts: 200, shards: 2}
+reward:
+  training: {epochs: 1, max_length: 128}
+ppo:
+  ppo: {total_episodes: 16}
+benchmarks:
+  limits: {humor: 6, sentiment: 6, toxicity: 4, bias: 6, sycophancy: 3, truthfulqa: 5, mmlu: 6}
+  toxicity: {continuations_per_prompt: 2}
+"""
+POLICIES = {"tiny-pythia", "tiny-falcon", "tiny-llama"}
+BENCHMARKS = ["humor", "sentiment", "toxicity", "bias", "sycophancy", "truthfulqa", "mmlu"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("demo")
+    (workdir / "small.yaml").write_text(SMALL)
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
+
+
+def test_every_cell_of_every_policy_and_variant(demo):
+    cells = sorted((demo / "results/e2e/eval").glob("*/*/*.json"))
+    pairs = {(c.parent.parent.name, c.parent.name) for c in cells}
+    expected = {(p, v) for p in POLICIES for v in ("base", "benign", "toxic")}
+    expected |= {("tiny-pythia", "eroded"), ("tiny-falcon", "eroded")}
+    assert pairs == expected
+    assert len(cells) == len(expected) * len(BENCHMARKS)
+    humor = read_cell(demo / "results/e2e/eval/tiny-pythia/benign/humor.json")
+    assert humor.n == 6 and humor.primary_value == pytest.approx(
+        sum(i.score for i in humor.items) / humor.n)
+
+
+def test_reward_models_and_ppo_logs(demo):
+    for setting in ("generalized", "conditioned"):
+        metrics = json.loads((demo / f"results/e2e/reward/{setting}/metrics.json").read_text())
+        assert 0.0 <= metrics["roc_auc"] <= 1.0 and metrics["n"] > 0
+        assert list((demo / f"results/e2e/reward/{setting}/model").glob("*.safetensors"))
+    rows = [json.loads(line) for line in
+            (demo / "results/e2e/policy/tiny-falcon/toxic/train_log.jsonl").read_text().splitlines()]
+    assert [r["update"] for r in rows] == [1, 2]
+    assert all({"mean_reward", "kl", "entropy", "clip_fraction", "value_loss"} <= r.keys()
+               for r in rows)
+
+
+def test_tables_figures_and_report(demo):
+    tables = demo / "results/e2e/tables"
+    for stem in ("table1_humor", "table4_toxicity", "table7_mmlu", "table8_eroded", "reward_model"):
+        for fmt in ("csv", "md", "tex"):
+            assert (tables / f"{stem}.{fmt}").stat().st_size > 0
+    figures = demo / "results/e2e/figures"
+    assert {p.name for p in figures.glob("*.png")} == {
+        "figure2_crows_pairs_shift.png", "figure3_toxicity_categories.png", "reward_roc.png",
+        "ppo_training.png"}
+    report = snakemake(demo, "--report", "results/e2e/report.html")
+    assert report.returncode == 0, report.stderr[-2000:]
+    assert (demo / "results/e2e/report.html").stat().st_size > 10_000
+
+
+def test_deleting_a_cell_reruns_only_its_evaluation(demo):
+    cell = demo / "results/e2e/eval/tiny-llama/toxic/mmlu.json"
+    cell.unlink()
+    plan = snakemake(demo, "-n", str(cell.relative_to(demo)))
+    assert planned_jobs(plan.stdout) == {"evaluate_policy"}, plan.stdout[-2000:]
+    assert snakemake(demo, str(cell.relative_to(demo))).returncode == 0
+    assert read_cell(cell).n == 6
