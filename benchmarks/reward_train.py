@@ -27,18 +27,39 @@ from karma.reward_training import micro_batch_loss
 
 PRESETS: dict[str, tuple[dict, VocabInfo]] = {
     "tiny": (
-        {"architecture": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-         "num_key_value_heads": 2, "intermediate_size": 128, "max_position_embeddings": 512},
+        {
+            "architecture": "llama",
+            "hidden_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+        },
         VocabInfo(vocab_size=4000, bos_token_id=0, eos_token_id=1, pad_token_id=2),
     ),
     # meta-llama/Llama-3.2-1B's published shapes (config.json), randomly initialised.
     "llama-3.2-1b": (
-        {"architecture": "llama", "hidden_size": 2048, "num_hidden_layers": 16, "num_attention_heads": 32,
-         "num_key_value_heads": 8, "intermediate_size": 8192, "max_position_embeddings": 131072,
-         "rms_norm_eps": 1e-5, "tie_word_embeddings": True, "head_dim": 64,
-         "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0,
-                             "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                             "original_max_position_embeddings": 8192}},
+        {
+            "architecture": "llama",
+            "hidden_size": 2048,
+            "num_hidden_layers": 16,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "intermediate_size": 8192,
+            "max_position_embeddings": 131072,
+            "rms_norm_eps": 1e-5,
+            "tie_word_embeddings": True,
+            "head_dim": 64,
+            "rope_parameters": {
+                "rope_type": "llama3",
+                "rope_theta": 500000.0,
+                "factor": 32.0,
+                "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 8192,
+            },
+        },
         VocabInfo(vocab_size=128256, bos_token_id=128000, eos_token_id=128001, pad_token_id=None),
     ),
 }
@@ -47,29 +68,43 @@ PEAK_BF16 = {"A100": 312e12, "H100": 989e12, "H200": 989e12, "L40S": 362e12, "A1
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     shape = parser.add_mutually_exclusive_group()
     shape.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
-    shape.add_argument("--spec", help="backbone spec as JSON (karma.backbones), with 'vocab_size' added")
+    shape.add_argument(
+        "--spec", help="backbone spec as JSON (karma.backbones), with 'vocab_size' added"
+    )
     parser.add_argument("--seq-len", type=int, default=256)
-    parser.add_argument("--batch", type=int, default=16, help="micro-batch size (sequences per step)")
+    parser.add_argument(
+        "--batch", type=int, default=16, help="micro-batch size (sequences per step)"
+    )
     parser.add_argument("--steps", type=int, default=10, help="timed optimizer steps")
     parser.add_argument("--warmup-steps", type=int, default=2, help="untimed steps first")
     parser.add_argument("--dtype", choices=("bf16", "fp32"), default="fp32", help="bf16 = autocast")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--gradient-checkpointing", action="store_true")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)")
-    parser.add_argument("--peak-flops", type=float, default=None, help="peak FLOP/s for MFU (default: by GPU name)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)"
+    )
+    parser.add_argument(
+        "--peak-flops", type=float, default=None, help="peak FLOP/s for MFU (default: by GPU name)"
+    )
     return parser.parse_args()
 
 
 def build(args: argparse.Namespace) -> tuple[KarmaRewardModel, int]:
     if args.spec:
         spec = json.loads(args.spec)
-        vocab = VocabInfo(vocab_size=spec.pop("vocab_size", 32000), bos_token_id=0, eos_token_id=1, pad_token_id=2)
+        vocab = VocabInfo(
+            vocab_size=spec.pop("vocab_size", 32000), bos_token_id=0, eos_token_id=1, pad_token_id=2
+        )
     else:
         spec, vocab = PRESETS[args.preset]
-    config = KarmaRewardConfig(text_config=causal_lm_config(spec, vocab), max_input_tokens=args.seq_len)
+    config = KarmaRewardConfig(
+        text_config=causal_lm_config(spec, vocab), max_input_tokens=args.seq_len
+    )
     torch.manual_seed(0)
     return KarmaRewardModel(config), vocab.vocab_size
 
@@ -82,16 +117,22 @@ def main() -> None:
     model, vocab_size = build(args)
     model.to(device).train()
     if args.gradient_checkpointing:
-        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        model.activation_checkpointing_enable(
+            activation_checkpointing_kwargs={"use_reentrant": False}
+        )
     text = model.config.text_config
     n_params = sum(p.numel() for p in model.parameters())
     n_matmul = n_params - model.backbone.get_input_embeddings().weight.numel()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.01)
     generator = torch.Generator().manual_seed(0)
-    input_ids = torch.randint(0, vocab_size, (args.batch, args.seq_len), generator=generator).to(device)
+    input_ids = torch.randint(0, vocab_size, (args.batch, args.seq_len), generator=generator).to(
+        device
+    )
     attention_mask = torch.ones_like(input_ids)
     labels = torch.randint(0, 2, (args.batch,), generator=generator).float().to(device)
-    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=args.dtype == "bf16")
+    autocast = torch.autocast(
+        device_type=device.type, dtype=torch.bfloat16, enabled=args.dtype == "bf16"
+    )
 
     def step() -> float:
         with autocast:
@@ -114,7 +155,9 @@ def main() -> None:
     tokens_per_s = args.steps * args.batch * args.seq_len / seconds
     result = {
         "preset": None if args.spec else args.preset,
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{torch.get_num_threads()}",
+        "device": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"cpu x{torch.get_num_threads()}",
         "dtype": args.dtype,
         "seq_len": args.seq_len,
         "batch": args.batch,

@@ -17,18 +17,39 @@ from karma.backbones import (
 from karma.tokenizer_training import train_bpe_tokenizer
 
 SPECS = {
-    "llama": {"architecture": "llama", "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
-              "num_key_value_heads": 1, "intermediate_size": 32, "max_position_embeddings": 64},
-    "gpt_neox": {"architecture": "gpt_neox", "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
-                 "intermediate_size": 32, "max_position_embeddings": 64},
-    "falcon": {"architecture": "falcon", "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
-               "max_position_embeddings": 64},
+    "llama": {
+        "architecture": "llama",
+        "hidden_size": 16,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "intermediate_size": 32,
+        "max_position_embeddings": 64,
+    },
+    "gpt_neox": {
+        "architecture": "gpt_neox",
+        "hidden_size": 16,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 32,
+        "max_position_embeddings": 64,
+    },
+    "falcon": {
+        "architecture": "falcon",
+        "hidden_size": 16,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "max_position_embeddings": 64,
+    },
 }
 
 
 @pytest.fixture(scope="module")
 def tokenizer_dir(tmp_path_factory):
-    texts = [f"<|user|>\npost number {i} about cats\n<|assistant|>\nreply {i % 7} lol" for i in range(100)]
+    texts = [
+        f"<|user|>\npost number {i} about cats\n<|assistant|>\nreply {i % 7} lol"
+        for i in range(100)
+    ]
     out = tmp_path_factory.mktemp("tok")
     train_bpe_tokenizer(texts, vocab_size=320).save_pretrained(out)
     return out
@@ -44,7 +65,10 @@ def test_tiny_model_round_trip(architecture, tokenizer_dir, tmp_path):
     assert model.config.model_type == architecture
     assert model.config.vocab_size == len(tokenizer)
     assert (model.config.bos_token_id, model.config.eos_token_id, model.config.pad_token_id) == (
-        tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id)
+        tokenizer.bos_token_id,
+        tokenizer.eos_token_id,
+        tokenizer.pad_token_id,
+    )
     batch = tokenizer(["<|user|>\npost number 3", "reply 2 lol"], padding=True, return_tensors="pt")
     rebuilt = build_causal_lm(SPECS[architecture], tokenizer, seed=3).eval()
     with torch.no_grad():

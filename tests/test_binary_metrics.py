@@ -34,10 +34,14 @@ def test_metrics_equal_scikit_learn(n, seed):
     assert len(curve["fpr"]) <= 200
     assert (curve["fpr"][0], curve["tpr"][0]) == (0.0, 0.0)
     assert (curve["fpr"][-1], curve["tpr"][-1]) == (1.0, 1.0)
-    reference = set(zip(np.round(fpr, 12), np.round(tpr, 12)))
-    assert set(zip(np.round(curve["fpr"], 12), np.round(curve["tpr"], 12))) <= reference
+    reference = set(zip(np.round(fpr, 12), np.round(tpr, 12), strict=True))
+    assert (
+        set(zip(np.round(curve["fpr"], 12), np.round(curve["tpr"], 12), strict=True)) <= reference
+    )
     if len(fpr) <= 200:
-        assert curve["fpr"] == pytest.approx(fpr.tolist()) and curve["tpr"] == pytest.approx(tpr.tolist())
+        assert curve["fpr"] == pytest.approx(fpr.tolist()) and curve["tpr"] == pytest.approx(
+            tpr.tolist()
+        )
     json.dumps(got, allow_nan=False)
 
 

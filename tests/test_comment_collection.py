@@ -5,11 +5,11 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from reddit_fixtures import comment, write_dump
 
 import karma.pushshift
 from karma.comment_collection import collect_comments
 from karma.reddit_filters import RedditFilters
-from reddit_fixtures import comment, write_dump
 
 
 @pytest.mark.parametrize("read_size", [256, 4096, 1 << 20])

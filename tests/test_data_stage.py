@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from reddit_fixtures import comment, post, write_dump
 
 from karma.comment_collection import collect_comments
 from karma.labels import LabelRule
@@ -13,7 +14,6 @@ from karma.ppo_prompts import build_reddit_prompts
 from karma.reddit_filters import RedditFilters
 from karma.reward_examples import build_examples
 from karma.threads import ThreadOptions, build_threads
-from reddit_fixtures import comment, post, write_dump
 
 FILTERS = RedditFilters()
 

@@ -15,7 +15,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from karma import benchmark_data  # noqa: E402
-from karma.backbones import build_causal_lm, load_causal_lm, load_tokenizer  # noqa: E402
+from karma.backbones import (  # noqa: E402
+    build_causal_lm,
+    load_causal_lm,
+    load_tokenizer,
+)
 from karma.benchmark_fixtures import write_benchmark_fixtures  # noqa: E402
 from karma.cells import read_cell  # noqa: E402
 from karma.lm_eval_runner import (  # noqa: E402

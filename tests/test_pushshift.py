@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from reddit_fixtures import comment, post, write_dump
 
 from karma.pushshift import (
     DumpReadError,
@@ -11,7 +12,6 @@ from karma.pushshift import (
     to_comment,
     to_submission,
 )
-from reddit_fixtures import comment, post, write_dump
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "reddit_pushshift"
 REAL_SUBMISSIONS = SHARED / "pushshift_importer_test_submissions.ndjson"

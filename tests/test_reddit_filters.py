@@ -1,4 +1,5 @@
 import pytest
+from reddit_fixtures import comment, post
 
 from karma.pushshift import to_comment, to_submission
 from karma.reddit_filters import (
@@ -7,7 +8,6 @@ from karma.reddit_filters import (
     detected_language,
     submission_drop_reason,
 )
-from reddit_fixtures import comment, post
 
 FILTERS = RedditFilters()
 

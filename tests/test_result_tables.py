@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 
 from karma.cells import Cell, ItemScore, read_cell, write_cell
-from karma.published import load_published, paper_policies, published_cells, published_reward_metrics
+from karma.published import (
+    load_published,
+    paper_policies,
+    published_cells,
+    published_reward_metrics,
+)
 from karma.result_tables import (
     COMPARISON_TABLE_STEM,
     ERODED_TABLE_STEM,

@@ -20,8 +20,15 @@ from karma.reward_model import (
 )
 from karma.tokenizer_training import train_bpe_tokenizer
 
-SPEC = {"architecture": "llama", "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
-        "num_key_value_heads": 1, "intermediate_size": 32, "max_position_embeddings": 128}
+SPEC = {
+    "architecture": "llama",
+    "hidden_size": 16,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "intermediate_size": 32,
+    "max_position_embeddings": 128,
+}
 TEXTS = [
     "<|user|>\nwhat is a good pasta sauce?\n<|assistant|>\ngarlic and butter",
     "<|user|>\nmy cat sat on the mat\n<|assistant|>\nlol",
@@ -98,7 +105,9 @@ def test_save_load_round_trip_gives_identical_outputs(model_and_tokenizer, tmp_p
     # CPU kernels take different SIMD paths for differently aligned buffers.
     with torch.no_grad():
         batch = encode(tokenizer, TEXTS, 64)
-        torch.testing.assert_close(loaded.eval()(**batch).logits, model(**batch).logits, rtol=0, atol=1e-7)
+        torch.testing.assert_close(
+            loaded.eval()(**batch).logits, model(**batch).logits, rtol=0, atol=1e-7
+        )
     in_memory = RewardScorer(model, tokenizer, device="cpu").score(TEXTS)
     from_disk = RewardScorer.from_pretrained(out, device="cpu").score(TEXTS)
     np.testing.assert_allclose(in_memory, from_disk, rtol=0, atol=1e-7)

@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
-from karma.backbones import load_tokenizer
+from karma.backbones import causal_lm_config, load_tokenizer
+from karma.binary_metrics import binary_metrics
 from karma.formats import Conversation, render_example
 from karma.reward_model import KarmaRewardConfig, KarmaRewardModel, RewardScorer
 from karma.reward_training import (
@@ -27,15 +28,31 @@ from karma.reward_training import (
     micro_batch_loss,
     train_reward_model,
 )
-from karma.backbones import causal_lm_config
 from karma.tokenizer_training import train_bpe_tokenizer
 
-SPEC = {"architecture": "llama", "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
-        "num_key_value_heads": 1, "intermediate_size": 32, "max_position_embeddings": 128}
+SPEC = {
+    "architecture": "llama",
+    "hidden_size": 16,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "intermediate_size": 32,
+    "max_position_embeddings": 128,
+}
 # 48 examples, batch 16 in micro-batches of 8: 3 steps per epoch, 6 steps in all, a checkpoint every 2.
-CONFIG = {"learning_rate": 3e-3, "epochs": 2, "batch_size": 16, "micro_batch_size": 8, "max_length": 48,
-          "warmup_ratio": 0.2, "checkpoint_every_steps": 2, "log_every_steps": 1, "eval_batch_size": 8,
-          "seed": 7, "device": "cpu"}
+CONFIG = {
+    "learning_rate": 3e-3,
+    "epochs": 2,
+    "batch_size": 16,
+    "micro_batch_size": 8,
+    "max_length": 48,
+    "warmup_ratio": 0.2,
+    "checkpoint_every_steps": 2,
+    "log_every_steps": 1,
+    "eval_batch_size": 8,
+    "seed": 7,
+    "device": "cpu",
+}
 GOOD = "thanks that was funny".split()
 BAD = "no you are wrong".split()
 
@@ -47,8 +64,14 @@ def split(n: int, seed: int) -> pd.DataFrame:
         label = int(rng.integers(0, 2))
         words = [str(w) for w in rng.choice(GOOD if label else BAD, size=5)]
         conv = Conversation(title=f"post {i % 9} about cats", body="my cat sat on the mat")
-        rows.append({"example_id": f"s{seed}-{i}", "post_id": f"p{i // 3}", "label": label,
-                     "text": render_example(conv, " ".join(words), "generalized")})
+        rows.append(
+            {
+                "example_id": f"s{seed}-{i}",
+                "post_id": f"p{i // 3}",
+                "label": label,
+                "text": render_example(conv, " ".join(words), "generalized"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -71,8 +94,16 @@ def restore_threads():
 
 def run(world, out, config=CONFIG, on_step=None):
     return train_reward_model(
-        world / "train.parquet", world / "test.parquet", out / "model", out / "metrics.json",
-        out / "checkpoints", config, backbone=SPEC, tokenizer_dir=world / "tok", threads=1, on_step=on_step,
+        world / "train.parquet",
+        world / "test.parquet",
+        out / "model",
+        out / "metrics.json",
+        out / "checkpoints",
+        config,
+        backbone=SPEC,
+        tokenizer_dir=world / "tok",
+        threads=1,
+        on_step=on_step,
     )
 
 
@@ -100,7 +131,9 @@ def assert_same_weights(a, b):
 def test_config_defaults_and_validation():
     default = RewardTrainingConfig()
     assert (default.learning_rate, default.weight_decay, default.batch_size) == (1e-5, 0.01, 16)
-    parsed = RewardTrainingConfig.from_dict({"learning_rate": "2e-3", "warmup_ratio": 0, "micro_batch_size": 4})
+    parsed = RewardTrainingConfig.from_dict(
+        {"learning_rate": "2e-3", "warmup_ratio": 0, "micro_batch_size": 4}
+    )
     assert parsed.learning_rate == 2e-3 and parsed.accumulation_steps == 4
     with pytest.raises(ValueError, match="'learnig_rate'"):
         RewardTrainingConfig.from_dict({"learnig_rate": 1e-3})
@@ -143,7 +176,7 @@ def test_loss_is_bce_and_accumulation_matches_one_batch(world):
         piece.backward()
         accumulated += piece.item()
     assert accumulated == pytest.approx(loss.item(), abs=1e-6)
-    for whole, parts in zip(full, (p.grad for p in model.parameters())):
+    for whole, parts in zip(full, (p.grad for p in model.parameters()), strict=True):
         torch.testing.assert_close(parts, whole, atol=1e-6, rtol=1e-4)
 
 
@@ -152,15 +185,17 @@ def test_training_writes_model_and_metrics(world, reference):
     written = json.loads((out / "metrics.json").read_text())
     assert written == json.loads(json.dumps(metrics))
     assert written["n"] == 16 and written["threshold"] == 0.5
-    assert {"accuracy", "f1", "roc_auc", "pr_auc", "roc_curve", "label_positive_rate"} <= set(written)
+    assert {"accuracy", "f1", "roc_auc", "pr_auc", "roc_curve", "label_positive_rate"} <= set(
+        written
+    )
     assert written["training"]["steps"] == 6 and written["training"]["resumed_from_step"] == 0
     assert not (out / "checkpoints").exists()
     scorer = RewardScorer.from_pretrained(out / "model", device="cpu")
     assert scorer.max_length == 48
     test = pd.read_parquet(world / "test.parquet")
-    from karma.binary_metrics import binary_metrics
-
-    assert binary_metrics(test.label, scorer.score(list(test.text)))["roc_auc"] == pytest.approx(written["roc_auc"])
+    assert binary_metrics(test.label, scorer.score(list(test.text)))["roc_auc"] == pytest.approx(
+        written["roc_auc"]
+    )
 
 
 def test_sigkilled_run_resumes_from_its_checkpoint(world, reference, tmp_path, caplog):
@@ -177,7 +212,9 @@ def test_sigkilled_run_resumes_from_its_checkpoint(world, reference, tmp_path, c
             out / "metrics.json", out / "checkpoints", json.loads({json.dumps(json.dumps(CONFIG))}),
             backbone={SPEC!r}, tokenizer_dir=world / "tok", threads=1, on_step=kill)
     """)
-    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert latest_checkpoint(tmp_path / "checkpoints").name == "step-00000002"
     assert not (tmp_path / "model").exists()
@@ -206,7 +243,9 @@ def test_sigterm_checkpoints_then_stops_and_a_changed_config_is_refused(world, r
         run(world, tmp_path, config={**CONFIG, "learning_rate": 1e-3})
 
     # Logging and checkpoint cadence may change between attempts; the result must not.
-    metrics = run(world, tmp_path, config={**CONFIG, "log_every_steps": 5, "checkpoint_every_steps": 4})
+    metrics = run(
+        world, tmp_path, config={**CONFIG, "log_every_steps": 5, "checkpoint_every_steps": 4}
+    )
     assert metrics["training"]["resumed_from_step"] == 3
     assert_same_weights(tmp_path, reference[0])
 
@@ -220,16 +259,32 @@ def test_incomplete_checkpoints_are_ignored(tmp_path):
     assert latest_checkpoint(tmp_path / "absent") is None
 
 
-def test_bf16_and_gradient_checkpointing_paths_run(world, tmp_path):
-    config = {**CONFIG, "bf16": True, "gradient_checkpointing": True, "max_steps": 1}
-    metrics = run(world, tmp_path, config=config)
-    assert metrics["training"]["steps"] == 1
-    assert weights(tmp_path)["head.4.weight"].dtype == torch.float32
+def test_gradient_checkpointing_keeps_the_math_and_bf16_changes_it(world, tmp_path):
+    short = {**CONFIG, "max_steps": 2}
+    for name, extra in [
+        ("plain", {}),
+        ("checkpointed", {"gradient_checkpointing": True}),
+        ("bf16", {"bf16": True}),
+    ]:
+        metrics = run(world, tmp_path / name, config={**short, **extra})
+        assert metrics["training"]["steps"] == 2
+    plain, checkpointed, bf16 = (weights(tmp_path / n) for n in ("plain", "checkpointed", "bf16"))
+    for name in plain:
+        torch.testing.assert_close(checkpointed[name], plain[name], atol=1e-6, rtol=1e-5)
+    assert bf16["head.4.weight"].dtype == torch.float32  # master weights stay fp32 under autocast
+    assert any(not torch.equal(bf16[name], plain[name]) for name in plain)
 
 
 def test_missing_columns_are_reported(world, tmp_path):
     pd.DataFrame({"text": ["a"], "label": [1]}).to_parquet(tmp_path / "bad.parquet")
     with pytest.raises(ValueError, match="example_id"):
-        train_reward_model(tmp_path / "bad.parquet", world / "test.parquet", tmp_path / "m",
-                           tmp_path / "m.json", tmp_path / "c", CONFIG, backbone=SPEC,
-                           tokenizer_dir=world / "tok")
+        train_reward_model(
+            tmp_path / "bad.parquet",
+            world / "test.parquet",
+            tmp_path / "m",
+            tmp_path / "m.json",
+            tmp_path / "c",
+            CONFIG,
+            backbone=SPEC,
+            tokenizer_dir=world / "tok",
+        )

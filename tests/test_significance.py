@@ -135,7 +135,7 @@ def test_options_from_config() -> None:
     options = SignificanceOptions.from_config({"alpha": 0.01, "zero_method": "pratt", "holm": False})
     assert (options.alpha, options.zero_method, options.holm) == (0.01, "pratt", False)
     assert SignificanceOptions.from_config(None) == SignificanceOptions()
-    with pytest.raises(ValueError, match="unknown statistics option"):
+    with pytest.raises(ValueError, match="statistics: unknown key"):
         SignificanceOptions.from_config({"alfa": 0.05})
     with pytest.raises(ValueError, match="zero_method"):
         SignificanceOptions.from_config({"zero_method": "drop"})

@@ -26,7 +26,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-
 from slurm_cluster import ClusterUnavailable, LocalSlurmCluster, ensure_packages
 
 pytestmark = pytest.mark.slurm

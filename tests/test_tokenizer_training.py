@@ -17,7 +17,10 @@ def corpus(n: int = 200) -> list[str]:
     for i in range(n):
         words = [WORDS[(i * 7 + j * 3) % len(WORDS)] for j in range(12)]
         conv = Conversation(
-            title=" ".join(words[:5]), body=" ".join(words), subreddit="cooking", created_utc=1546300800 + i
+            title=" ".join(words[:5]),
+            body=" ".join(words),
+            subreddit="cooking",
+            created_utc=1546300800 + i,
         )
         texts.append(render_example(conv, " ".join(reversed(words)), "conditioned"))
     return texts
@@ -30,8 +33,16 @@ def tokenizer():
 
 def test_tags_and_control_tokens_are_single_tokens(tokenizer):
     for tag in SPECIAL_TAGS:
-        assert tokenizer.convert_ids_to_tokens(tokenizer(tag).input_ids) == [tokenizer.bos_token, tag]
-    ids = {tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id, tokenizer.unk_token_id}
+        assert tokenizer.convert_ids_to_tokens(tokenizer(tag).input_ids) == [
+            tokenizer.bos_token,
+            tag,
+        ]
+    ids = {
+        tokenizer.bos_token_id,
+        tokenizer.eos_token_id,
+        tokenizer.pad_token_id,
+        tokenizer.unk_token_id,
+    }
     assert len(ids) == 4 and None not in ids
 
 
@@ -73,7 +84,9 @@ def test_train_tokenizer_reads_the_text_column_of_parquet(tmp_path):
     pd.DataFrame({"text": texts[:30], "label": 1}).to_parquet(tmp_path / "a.parquet")
     pd.DataFrame({"text": texts[30:], "label": 0}).to_parquet(tmp_path / "b.parquet")
     assert list(read_texts([tmp_path / "a.parquet", tmp_path / "b.parquet"])) == texts
-    out = train_tokenizer([tmp_path / "a.parquet", tmp_path / "b.parquet"], tmp_path / "tok", vocab_size=400)
+    out = train_tokenizer(
+        [tmp_path / "a.parquet", tmp_path / "b.parquet"], tmp_path / "tok", vocab_size=400
+    )
     loaded = AutoTokenizer.from_pretrained(out, local_files_only=True)
     assert loaded.pad_token == "<|pad|>"
     pd.DataFrame({"body": ["x"]}).to_parquet(tmp_path / "bad.parquet")

@@ -56,7 +56,7 @@ def test_config_from_mapping_validates() -> None:
     cfg = ToxicityConfig.from_mapping({"scorer": "lexicon", "detoxify_checkpoint": "resources/x.ckpt"})
     assert cfg.detoxify_checkpoint == Path("resources/x.ckpt")
     assert cfg.continuations_per_prompt == 25 and cfg.max_new_tokens == 20 and cfg.prompt_subset == "challenging"
-    with pytest.raises(ValueError, match="unknown toxicity setting.*max_tokens"):
+    with pytest.raises(ValueError, match="benchmarks.toxicity: unknown key.*max_tokens"):
         ToxicityConfig.from_mapping({"max_tokens": 5})
     with pytest.raises(ValueError, match="scorer 'bert'"):
         ToxicityConfig(scorer="bert")

@@ -9,8 +9,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
 import torch
+from test_ppo_reward import (
+    SPECS,
+    policy_tokenizer,
+    write_policy,
+    write_prompts,
+    write_reward_model,
+)
 from torch.optim.optimizer import register_optimizer_step_post_hook
-from test_ppo_reward import SPECS, policy_tokenizer, write_policy, write_prompts, write_reward_model
 
 from karma.backbones import build_causal_lm
 from karma.formats import render_example

@@ -4,7 +4,6 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-
 from workflow_runner import planned_jobs, snakemake
 
 

@@ -3,9 +3,9 @@
 import json
 
 import pytest
+from workflow_runner import planned_jobs, snakemake
 
 from karma.cells import read_cell
-from workflow_runner import planned_jobs, snakemake
 
 SMALL = """\
 run: e2e

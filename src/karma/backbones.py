@@ -133,7 +133,9 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
     """A tokenizer directory, offline; a missing pad token falls back to eos (Llama ships none)."""
     path = Path(path)
     if not path.is_dir():
-        raise FileNotFoundError(f"tokenizer directory {path} does not exist; train or download it first")
+        raise FileNotFoundError(
+            f"tokenizer directory {path} does not exist; train or download it first"
+        )
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
@@ -153,4 +155,6 @@ def load_causal_lm(path: str | Path, *, dtype: torch.dtype | None = None) -> Pre
 def load_backbone(path: str | Path, *, dtype: torch.dtype | None = None) -> PreTrainedModel:
     """The base transformer of a causal-LM directory, without its LM head (reward-model backbone)."""
     path = _model_dir(path, "causal LM")
-    return AutoModel.from_pretrained(path, dtype=dtype, local_files_only=True, trust_remote_code=False)
+    return AutoModel.from_pretrained(
+        path, dtype=dtype, local_files_only=True, trust_remote_code=False
+    )

@@ -17,7 +17,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from karma.benchmark_data import CROWS_PAIRS_BIAS_TYPES, SENTIMENT_LABELS, SYCOPHANCY_SUBSETS
+from karma.benchmark_data import (
+    CROWS_PAIRS_BIAS_TYPES,
+    SENTIMENT_LABELS,
+    SYCOPHANCY_SUBSETS,
+)
 from karma.toxicity import LexiconScorer
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,9 @@ DEFAULT_THRESHOLD = 0.5
 MAX_CURVE_POINTS = 200
 
 
-def _validate(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _validate(
+    labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(labels)
     s = np.asarray(scores, dtype=np.float64)
     if y.ndim != 1 or s.ndim != 1 or len(y) != len(s):
@@ -30,9 +32,13 @@ def _validate(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.n
     if len(y) == 0:
         raise ValueError("no examples to evaluate: the test split is empty")
     if not np.isin(y, (0, 1)).all():
-        raise ValueError(f"labels must be 0 or 1, found {sorted(set(np.unique(y).tolist()) - {0, 1})[:5]}")
+        raise ValueError(
+            f"labels must be 0 or 1, found {sorted(set(np.unique(y).tolist()) - {0, 1})[:5]}"
+        )
     if not np.isfinite(s).all():
-        raise ValueError(f"{int((~np.isfinite(s)).sum())} scores are NaN or infinite; check the model output")
+        raise ValueError(
+            f"{int((~np.isfinite(s)).sum())} scores are NaN or infinite; check the model output"
+        )
     return y.astype(np.int64), s
 
 
@@ -87,7 +93,9 @@ def binary_metrics(
         "roc_curve": None,
     }
     if n_pos == 0 or n_neg == 0:
-        log.warning("held-out labels hold one class only (%d of %d positive): AUCs undefined", n_pos, n)
+        log.warning(
+            "held-out labels hold one class only (%d of %d positive): AUCs undefined", n_pos, n
+        )
         return result
 
     tps, fps, cut = _ranking_counts(y, s)

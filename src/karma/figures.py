@@ -20,11 +20,9 @@ from matplotlib.figure import Figure
 from karma.cells import Cell
 from karma.report_layout import (
     BIAS_FIGURE_STEM,
-    FIGURE_FORMATS,
     PPO_FIGURE_STEM,
     ROC_FIGURE_STEM,
     TOXICITY_FIGURE_STEM,
-    figure_paths,
 )
 from karma.result_tables import (
     BENCHMARK_TITLES,

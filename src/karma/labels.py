@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from karma.settings import checked_kwargs
+
 NonpositiveRule = Literal["positive_score", "drop"]
 
 
@@ -23,10 +25,7 @@ class LabelRule:
 
     @classmethod
     def from_config(cls, raw: dict[str, Any]) -> LabelRule:
-        unknown = set(raw) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown key(s) in label: {', '.join(sorted(unknown))}")
-        rule = cls(**raw)
+        rule = cls(**checked_kwargs(cls, raw, "label"))
         if rule.nonpositive_parent not in ("positive_score", "drop"):
             raise ValueError(
                 f"label.nonpositive_parent={rule.nonpositive_parent!r}: use positive_score or drop"

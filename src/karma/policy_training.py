@@ -36,6 +36,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from karma.formats import SETTINGS, Conversation, Setting
+from karma.settings import checked_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -46,19 +47,6 @@ SAME_FAMILY_KEY = "same_family_intended"
 
 # --------------------------------------------------------------------------------------------------
 # Config
-
-
-def _from_mapping(cls: type, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """Keyword arguments for dataclass ``cls``; unknown keys are an error (a typo would be ignored)."""
-    if not isinstance(raw, Mapping):
-        raise TypeError(f"{where} must be a mapping of settings, got {type(raw).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        raise ValueError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}"
-        )
-    return dict(raw)
 
 
 @dataclass(frozen=True)
@@ -201,16 +189,16 @@ class PolicyTrainingConfig:
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> PolicyTrainingConfig:
         """Build from a plain config mapping (YAML); nested sections are mappings too."""
-        kwargs = _from_mapping(cls, raw, "policy training config")
+        kwargs = checked_kwargs(cls, raw, "policy training config")
         if "ppo" in kwargs:
-            kwargs["ppo"] = PPOSettings(**_from_mapping(PPOSettings, kwargs["ppo"], "ppo"))
+            kwargs["ppo"] = PPOSettings(**checked_kwargs(PPOSettings, kwargs["ppo"], "ppo"))
         if "lora" in kwargs:
-            lora = _from_mapping(LoRASettings, kwargs["lora"], "lora")
+            lora = checked_kwargs(LoRASettings, kwargs["lora"], "lora")
             if isinstance(lora.get("target_modules"), list):
                 lora["target_modules"] = tuple(lora["target_modules"])
             kwargs["lora"] = LoRASettings(**lora)
         if "kl_band" in kwargs:
-            kwargs["kl_band"] = KLBand(**_from_mapping(KLBand, kwargs["kl_band"], "kl_band"))
+            kwargs["kl_band"] = KLBand(**checked_kwargs(KLBand, kwargs["kl_band"], "kl_band"))
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
@@ -242,7 +230,7 @@ def variants_from_config(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, Vari
     """
     variants: dict[str, Variant] = {}
     for name, spec in raw.items():
-        kwargs = _from_mapping(_VariantSpec, spec, f"variant {name!r}")
+        kwargs = checked_kwargs(_VariantSpec, spec, f"variant {name!r}")
         spec_ = _VariantSpec(**kwargs)
         if (spec_.setting is None) != (spec_.prompts is None):
             raise ValueError(

@@ -14,6 +14,7 @@ from typing import Any
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from karma.pushshift import Comment, Submission
+from karma.settings import checked_kwargs
 
 REMOVED_MARKERS = frozenset({"[deleted]", "[removed]", "[deleted by user]"})
 # Markdown links keep their text, bare URLs go: URLs are not evidence of a language.
@@ -33,10 +34,7 @@ class RedditFilters:
 
     @classmethod
     def from_config(cls, raw: dict[str, Any]) -> RedditFilters:
-        unknown = set(raw) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown key(s) in reddit.filters: {', '.join(sorted(unknown))}")
-        return cls(**raw)
+        return cls(**checked_kwargs(cls, raw, "reddit.filters"))
 
 
 @lru_cache(maxsize=1)

@@ -24,6 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from karma.cells import Cell
+from karma.published import (
+    load_published,
+    paper_policies,
+    published_cells,
+    published_reward_metrics,
+)
 from karma.report_layout import (
     BENCHMARK_TITLES,
     COMPARISON_TABLE_STEM,
@@ -34,13 +40,6 @@ from karma.report_layout import (
     TABLE_NUMBERS,
     benchmark_table_stem,
     ordered_benchmarks,
-    table_paths,
-)
-from karma.published import (
-    load_published,
-    paper_policies,
-    published_cells,
-    published_reward_metrics,
 )
 from karma.significance import (
     ACROSS_MODELS,

@@ -41,7 +41,9 @@ class KarmaRewardConfig(PreTrainedConfig):
     """
 
     model_type = "karma_reward"
-    sub_configs_defaults = {"text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama")}
+    sub_configs_defaults = {
+        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama")
+    }
 
     text_config: dict | PreTrainedConfig | None = None
     head_hidden_size: int | None = None
@@ -60,10 +62,14 @@ class RewardOutput(ModelOutput):
 def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
     """Position of the last non-padding token in each row, for left or right padding alike."""
     if attention_mask.dim() != 2:
-        raise ValueError(f"attention_mask must be (batch, length), got shape {tuple(attention_mask.shape)}")
+        raise ValueError(
+            f"attention_mask must be (batch, length), got shape {tuple(attention_mask.shape)}"
+        )
     mask = attention_mask.to(torch.long)
     if bool((mask.sum(dim=-1) == 0).any()):
-        raise ValueError("a row of the batch has no tokens (all-zero attention_mask); drop empty inputs")
+        raise ValueError(
+            "a row of the batch has no tokens (all-zero attention_mask); drop empty inputs"
+        )
     positions = torch.arange(mask.shape[-1], device=mask.device)
     return (positions * mask).argmax(dim=-1)
 

@@ -31,7 +31,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ from karma.reward_model import (
     pick_device,
     save_reward_model,
 )
+from karma.settings import checked_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -93,50 +94,56 @@ class RewardTrainingConfig:
     def from_dict(cls, raw: Mapping[str, Any]) -> RewardTrainingConfig:
         """Reject unknown keys by name; accept ints and numeric strings (YAML reads ``1e-5`` as text)
         where a float is expected."""
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - set(fields))
-        if unknown:
-            raise ValueError(
-                f"unknown reward training key(s) {', '.join(map(repr, unknown))}; "
-                f"known keys: {', '.join(fields)}"
-            )
-        values: dict[str, Any] = {}
-        for key, value in raw.items():
-            default = fields[key].default
-            if isinstance(default, float) and isinstance(value, str):
-                try:
-                    value = float(value)
-                except ValueError:
-                    raise ValueError(f"reward training key {key!r} must be a number, got {value!r}") from None
-            if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            values[key] = value
-        return cls(**values)
+        return cls(**checked_kwargs(cls, raw, "reward.training"))
 
     def __post_init__(self) -> None:
-        positive_ints = ("batch_size", "micro_batch_size", "epochs", "max_length",
-                         "checkpoint_every_steps", "keep_checkpoints", "log_every_steps", "eval_batch_size")
+        positive_ints = (
+            "batch_size",
+            "micro_batch_size",
+            "epochs",
+            "max_length",
+            "checkpoint_every_steps",
+            "keep_checkpoints",
+            "log_every_steps",
+            "eval_batch_size",
+        )
         for key in positive_ints:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"reward training key {key!r} must be a positive integer, got {value!r}")
-        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
-            raise ValueError(f"reward training key 'max_steps' must be a positive integer or null, got {self.max_steps!r}")
+                raise ValueError(
+                    f"reward training key {key!r} must be a positive integer, got {value!r}"
+                )
+        if self.max_steps is not None and (
+            not isinstance(self.max_steps, int) or self.max_steps < 1
+        ):
+            raise ValueError(
+                f"reward training key 'max_steps' must be a positive integer or null, got {self.max_steps!r}"
+            )
         if self.batch_size % self.micro_batch_size:
             raise ValueError(
                 f"batch_size {self.batch_size} is not a multiple of micro_batch_size "
                 f"{self.micro_batch_size}; gradient accumulation needs whole micro-batches"
             )
         if not (isinstance(self.learning_rate, float) and self.learning_rate > 0):
-            raise ValueError(f"reward training key 'learning_rate' must be a positive number, got {self.learning_rate!r}")
+            raise ValueError(
+                f"reward training key 'learning_rate' must be a positive number, got {self.learning_rate!r}"
+            )
         if not 0.0 <= self.warmup_ratio < 1.0:
-            raise ValueError(f"reward training key 'warmup_ratio' must be in [0, 1), got {self.warmup_ratio!r}")
+            raise ValueError(
+                f"reward training key 'warmup_ratio' must be in [0, 1), got {self.warmup_ratio!r}"
+            )
         if self.lr_schedule not in SCHEDULES:
-            raise ValueError(f"reward training key 'lr_schedule' is {self.lr_schedule!r}; use one of {', '.join(SCHEDULES)}")
+            raise ValueError(
+                f"reward training key 'lr_schedule' is {self.lr_schedule!r}; use one of {', '.join(SCHEDULES)}"
+            )
         if self.bf16 not in (True, False, "auto"):
-            raise ValueError(f"reward training key 'bf16' must be true, false or 'auto', got {self.bf16!r}")
+            raise ValueError(
+                f"reward training key 'bf16' must be true, false or 'auto', got {self.bf16!r}"
+            )
         if not 0.0 <= self.head_dropout < 1.0:
-            raise ValueError(f"reward training key 'head_dropout' must be in [0, 1), got {self.head_dropout!r}")
+            raise ValueError(
+                f"reward training key 'head_dropout' must be in [0, 1), got {self.head_dropout!r}"
+            )
 
     @property
     def accumulation_steps(self) -> int:
@@ -168,7 +175,9 @@ def read_split(path: str | Path) -> Split:
     table = pq.read_table(path)
     missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
     if missing:
-        raise ValueError(f"{path} lacks column(s) {', '.join(missing)}; it is not a reward split of the data stage")
+        raise ValueError(
+            f"{path} lacks column(s) {', '.join(missing)}; it is not a reward split of the data stage"
+        )
     labels = np.asarray(table.column("label").to_pylist())
     if len(labels) == 0:
         raise ValueError(f"{path} holds no examples")
@@ -186,7 +195,9 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def tokenize_split(tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: int) -> list[list[int]]:
+def tokenize_split(
+    tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: int
+) -> list[list[int]]:
     """Token ids per text, truncated from the left (the candidate response is at the end)."""
     tokenizer.truncation_side = "left"
     return tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
@@ -203,7 +214,9 @@ def collate(ids: list[list[int]], pad_token_id: int) -> dict[str, torch.Tensor]:
     return {"input_ids": input_ids, "attention_mask": attention_mask}
 
 
-def micro_batch_loss(logits: torch.Tensor, labels: torch.Tensor, batch_examples: int) -> torch.Tensor:
+def micro_batch_loss(
+    logits: torch.Tensor, labels: torch.Tensor, batch_examples: int
+) -> torch.Tensor:
     """This micro-batch's share of the optimizer batch's mean BCE.
 
     Summing over micro-batches gives exactly the mean over the whole batch, whatever the split, so
@@ -310,12 +323,16 @@ def _clear_stale_tmp(checkpoint_dir: Path) -> None:
 # --- training -----------------------------------------------------------------------------------
 
 
-def _fingerprint(config: RewardTrainingConfig, backbone: str | Path | Mapping[str, Any], train: Split) -> str:
+def _fingerprint(
+    config: RewardTrainingConfig, backbone: str | Path | Mapping[str, Any], train: Split
+) -> str:
     """What a checkpoint must agree with to be resumed: the computation's inputs, not its logging."""
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in _OPERATIONAL_KEYS}
     record = {
         "config": settings,
-        "backbone": dict(backbone) if isinstance(backbone, Mapping) else str(Path(backbone).resolve()),
+        "backbone": dict(backbone)
+        if isinstance(backbone, Mapping)
+        else str(Path(backbone).resolve()),
         "examples": hashlib.sha256("\n".join(train.example_ids).encode()).hexdigest(),
         "labels": hashlib.sha256(train.labels.tobytes()).hexdigest(),
     }
@@ -323,7 +340,9 @@ def _fingerprint(config: RewardTrainingConfig, backbone: str | Path | Mapping[st
 
 
 def _build_model(
-    backbone: str | Path | Mapping[str, Any], tokenizer: PreTrainedTokenizerBase, config: RewardTrainingConfig
+    backbone: str | Path | Mapping[str, Any],
+    tokenizer: PreTrainedTokenizerBase,
+    config: RewardTrainingConfig,
 ) -> KarmaRewardModel:
     """A head (seeded) on a backbone: a causal-LM directory, or a spec built from scratch (demo)."""
     if isinstance(backbone, Mapping):
@@ -355,7 +374,10 @@ def _build_model(
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
 
 
 def _use_bf16(config: RewardTrainingConfig, device: torch.device) -> bool:
@@ -390,7 +412,9 @@ def _write_atomically(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _save_model_atomically(model: KarmaRewardModel, tokenizer: PreTrainedTokenizerBase, model_dir: Path) -> None:
+def _save_model_atomically(
+    model: KarmaRewardModel, tokenizer: PreTrainedTokenizerBase, model_dir: Path
+) -> None:
     tmp = model_dir.with_name(model_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     save_reward_model(model, tokenizer, tmp)
@@ -420,7 +444,11 @@ def train_reward_model(
     is removed once the model and metrics are written. ``on_step(step)`` is called after every
     optimizer step (and its checkpoint, if any). Returns the metrics written.
     """
-    cfg = config if isinstance(config, RewardTrainingConfig) else RewardTrainingConfig.from_dict(config)
+    cfg = (
+        config
+        if isinstance(config, RewardTrainingConfig)
+        else RewardTrainingConfig.from_dict(config)
+    )
     if threads is not None:
         torch.set_num_threads(threads)
     if tokenizer_dir is None:
@@ -440,7 +468,9 @@ def train_reward_model(
     tokenizer = load_tokenizer(tokenizer_dir)
     model = _build_model(backbone, tokenizer, cfg).to(device)
     if cfg.gradient_checkpointing:
-        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        model.activation_checkpointing_enable(
+            activation_checkpointing_kwargs={"use_reentrant": False}
+        )
     model.train()
 
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
@@ -466,7 +496,9 @@ def train_reward_model(
                 f"checkpoint {resume} was written for another config, backbone or training split; "
                 f"delete {checkpoint_root} to start this run from scratch"
             )
-        start_step = load_checkpoint(resume, model=model, optimizer=optimizer, scheduler=scheduler)["step"]
+        start_step = load_checkpoint(resume, model=model, optimizer=optimizer, scheduler=scheduler)[
+            "step"
+        ]
         log.info("resumed from checkpoint %s at step %d of %d", resume, start_step, total_steps)
     else:
         log.info("starting reward training from step 0 of %d", total_steps)
@@ -475,18 +507,31 @@ def train_reward_model(
     labels = torch.tensor(train.labels, dtype=torch.float32)
     log.info(
         "%d training examples, %d steps/epoch, %d epochs, batch %d (micro %d x %d), lr %g, bf16 %s, device %s",
-        len(train), steps_per_epoch, cfg.epochs, cfg.batch_size, cfg.micro_batch_size,
-        cfg.accumulation_steps, cfg.learning_rate, use_bf16, device,
+        len(train),
+        steps_per_epoch,
+        cfg.epochs,
+        cfg.batch_size,
+        cfg.micro_batch_size,
+        cfg.accumulation_steps,
+        cfg.learning_rate,
+        use_bf16,
+        device,
     )
-    autocast = (
-        torch.autocast(device_type=device.type, dtype=torch.bfloat16) if use_bf16 else nullcontext()
-    )
-    state = {"fingerprint": fingerprint, "steps_per_epoch": steps_per_epoch, "total_steps": total_steps}
+    state = {
+        "fingerprint": fingerprint,
+        "steps_per_epoch": steps_per_epoch,
+        "total_steps": total_steps,
+    }
 
     def checkpoint(done: int) -> None:
         path = save_checkpoint(
-            checkpoint_root, step=done, model=model, optimizer=optimizer,
-            scheduler=scheduler, state=state, keep=cfg.keep_checkpoints,
+            checkpoint_root,
+            step=done,
+            model=model,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            state=state,
+            keep=cfg.keep_checkpoints,
         )
         log.info("checkpoint written: %s", path)
 
@@ -503,8 +548,13 @@ def train_reward_model(
             step_loss = 0.0
             for start in range(0, len(batch), cfg.micro_batch_size):
                 rows = batch[start : start + cfg.micro_batch_size]
-                inputs = {k: v.to(device) for k, v in collate([ids[i] for i in rows], tokenizer.pad_token_id).items()}
-                with autocast:
+                inputs = {
+                    k: v.to(device)
+                    for k, v in collate([ids[i] for i in rows], tokenizer.pad_token_id).items()
+                }
+                with torch.autocast(
+                    device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16
+                ):
                     logits = model(**inputs).logits
                 loss = micro_batch_loss(logits, labels[rows].to(device), len(batch))
                 loss.backward()
@@ -524,10 +574,21 @@ def train_reward_model(
                 elapsed = max(time.perf_counter() - window["since"], 1e-9)
                 log.info(
                     "step %d/%d epoch %d loss %.4f lr %.3g %.1f examples/s %.0f tokens/s",
-                    done, total_steps, epoch, window["loss"] / window["steps"],
-                    scheduler.get_last_lr()[0], window["examples"] / elapsed, window["tokens"] / elapsed,
+                    done,
+                    total_steps,
+                    epoch,
+                    window["loss"] / window["steps"],
+                    scheduler.get_last_lr()[0],
+                    window["examples"] / elapsed,
+                    window["tokens"] / elapsed,
                 )
-                window = {"loss": 0.0, "steps": 0, "examples": 0, "tokens": 0, "since": time.perf_counter()}
+                window = {
+                    "loss": 0.0,
+                    "steps": 0,
+                    "examples": 0,
+                    "tokens": 0,
+                    "since": time.perf_counter(),
+                }
             if done % cfg.checkpoint_every_steps == 0 or done == total_steps:
                 checkpoint(done)
             if on_step is not None:
@@ -546,7 +607,7 @@ def train_reward_model(
     _save_model_atomically(model, tokenizer, model_out)
     log.info("model saved to %s; scoring %d held-out examples", model_out, len(test))
     scorer = RewardScorer(model, tokenizer, device=device)
-    with torch.autocast(device_type=device.type, dtype=torch.bfloat16) if use_bf16 else nullcontext():
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
         scores = scorer.score(test.texts, batch_size=cfg.eval_batch_size)
     metrics = binary_metrics(test.labels, scores, threshold=cfg.threshold)
     metrics["training"] = {
@@ -561,7 +622,9 @@ def train_reward_model(
     _write_atomically(Path(metrics_path), json.dumps(metrics, indent=1, sort_keys=True))
     log.info(
         "held-out: n=%d accuracy %.4f F1 %.4f ROC AUC %s",
-        metrics["n"], metrics["accuracy"], metrics["f1"],
+        metrics["n"],
+        metrics["accuracy"],
+        metrics["f1"],
         "n/a" if metrics["roc_auc"] is None else f"{metrics['roc_auc']:.4f}",
     )
     shutil.rmtree(checkpoint_root, ignore_errors=True)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ import numpy as np
 from scipy import stats
 
 from karma.cells import Cell, read_cell
+from karma.settings import checked_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +94,7 @@ class SignificanceOptions:
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None) -> SignificanceOptions:
-        section = dict(section or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown statistics option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
+        section = checked_kwargs(cls, section, "statistics")
         if "category_benchmarks" in section and isinstance(section["category_benchmarks"], list):
             section["category_benchmarks"] = tuple(section["category_benchmarks"])
         return cls(**section)

@@ -35,13 +35,16 @@ class SpecialTokens:
         return [self.bos, self.eos, self.pad, self.unk]
 
 
+DEFAULT_SPECIAL_TOKENS = SpecialTokens()
+
+
 def train_bpe_tokenizer(
     texts: Iterable[str],
     *,
     vocab_size: int = 8000,
     min_frequency: int = 2,
     model_max_length: int = 2048,
-    special: SpecialTokens = SpecialTokens(),
+    special: SpecialTokens = DEFAULT_SPECIAL_TOKENS,
 ) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE tokenizer; the same texts in the same order give the same tokenizer.
 
@@ -104,7 +107,9 @@ class _Counting:
     def __iter__(self) -> Iterator[str]:
         for text in self._texts:
             if not isinstance(text, str):
-                raise TypeError(f"tokenizer training text #{self.n} is {type(text).__name__}, not str")
+                raise TypeError(
+                    f"tokenizer training text #{self.n} is {type(text).__name__}, not str"
+                )
             self.n += 1
             yield text
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from karma.benchmark_data import RTP_PROMPT_SUBSETS
+from karma.settings import checked_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +90,7 @@ class ToxicityConfig:
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any] | None) -> ToxicityConfig:
         """Settings from a config mapping; unknown keys are an error, paths become ``Path``."""
-        cfg = dict(cfg or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(cfg) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown toxicity setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
+        cfg = checked_kwargs(cls, cfg, "benchmarks.toxicity")
         for key in ("detoxify_checkpoint", "detoxify_config_dir"):
             if cfg.get(key) is not None:
                 cfg[key] = Path(cfg[key])

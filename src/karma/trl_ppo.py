@@ -218,7 +218,9 @@ def _set_pad(model: PreTrainedModel, pad_token_id: int) -> None:
 
 
 def _lora_config(config: PolicyTrainingConfig, task_type: str) -> LoraConfig:
-    from peft import LoraConfig  # imported when used: full fine-tuning runs skip its import time
+    from peft import (
+        LoraConfig,  # imported when used: full fine-tuning runs skip its import time
+    )
 
     target = config.lora.target_modules
     return LoraConfig(
