@@ -67,7 +67,8 @@ rule train_reward_model:
     resources:
         mem_mb=reward_mem_mb,
         runtime=reward_runtime,
-    threads: 2
+    # One thread: tiny demo models gain nothing from two; on GPU nodes the GPU does the work.
+    threads: 1
     conda:
         "../envs/reward.yaml"
     script:
