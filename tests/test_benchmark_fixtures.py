@@ -8,12 +8,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from shared_data import SHARED_DATA, needs_shared_data
 
 from karma import benchmark_data
 from karma.benchmark_fixtures import benchmark_fixture_paths, write_benchmark_fixtures
 
-REAL = Path("/work/shared/data")
-needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="real benchmark files not on this machine")
+REAL = SHARED_DATA
+needs_real = needs_shared_data
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from shared_data import SHARED_DATA, needs_shared_data
 
 from karma import benchmark_data  # noqa: E402
 from karma.backbones import (  # noqa: E402
@@ -32,7 +33,7 @@ from karma.lm_eval_runner import (  # noqa: E402
 )
 from karma.tokenizer_training import train_bpe_tokenizer  # noqa: E402
 
-REAL = Path("/work/shared/data")
+REAL = SHARED_DATA
 LIMITS = {"humor": 6, "sentiment": 6, "toxicity": 4, "bias": None, "truthfulqa": 5, "mmlu": 12, "sycophancy": 4}
 EXPECTED_N = {"humor": 6, "sentiment": 6, "toxicity": 4, "bias": 36, "truthfulqa": 5, "mmlu": 12, "sycophancy": 12}
 TOXICITY = {"scorer": "lexicon", "continuations_per_prompt": 3, "prompt_subset": "all", "max_new_tokens": 8}
@@ -176,17 +177,19 @@ def test_scoring_the_same_model_twice_is_identical(
         assert path.read_text() == cells[benchmark].read_text(), benchmark
 
 
-def test_primary_metric_override_and_real_files(model_dir: Path, fixtures: dict, tmp_path: Path) -> None:
+def test_primary_metric_override(model_dir: Path, fixtures: dict, tmp_path: Path) -> None:
     benchmarks: dict[str, Any] = {"bias": {"data": fixtures["bias"], "primary_metric": "likelihood_diff_signed"}}
-    if REAL.is_dir():
-        benchmarks["mmlu"] = REAL / "mmlu" / "test"
-    paths = _run(model_dir, fixtures, tmp_path, benchmarks, limits={"bias": 5, "mmlu": 3})
+    paths = _run(model_dir, fixtures, tmp_path, benchmarks, limits={"bias": 5})
     bias = read_cell(paths["bias"])
     assert bias.primary_metric == "likelihood_diff_signed" and bias.n == 5 and not bias.higher_is_better
     assert [item.score for item in bias.items] == [item.scores["likelihood_diff_signed"] for item in bias.items]
-    if REAL.is_dir():
-        mmlu = read_cell(paths["mmlu"])
-        assert mmlu.n == 3 and [item.id for item in mmlu.items] == [f"abstract_algebra:{i}" for i in range(3)]
+
+
+@needs_shared_data
+def test_real_mmlu_files_through_the_runner(model_dir: Path, fixtures: dict, tmp_path: Path) -> None:
+    paths = _run(model_dir, fixtures, tmp_path, {"mmlu": REAL / "mmlu" / "test"}, limits={"mmlu": 3})
+    mmlu = read_cell(paths["mmlu"])
+    assert mmlu.n == 3 and [item.id for item in mmlu.items] == [f"abstract_algebra:{i}" for i in range(3)]
 
 
 def test_tasks_run_standalone_by_name(model_dir: Path, fixtures: dict, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,8 @@
-from pathlib import Path
 
 import pytest
 import zstandard
 from reddit_fixtures import comment, post, write_dump
+from shared_data import SHARED_DATA, needs_shared_data
 
 from karma.pushshift import (
     DumpReadError,
@@ -13,10 +13,10 @@ from karma.pushshift import (
     to_submission,
 )
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "reddit_pushshift"
+SHARED = SHARED_DATA / "reddit_pushshift"
 REAL_SUBMISSIONS = SHARED / "pushshift_importer_test_submissions.ndjson"
 REAL_COMMENTS = SHARED / "pushshift_importer_test_comments.ndjson"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} not present")
+needs_shared = needs_shared_data
 
 
 @needs_shared

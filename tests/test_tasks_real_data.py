@@ -24,12 +24,13 @@ import pyarrow.parquet as pq  # noqa: E402
 import pytest  # noqa: E402
 from lm_eval.api.task import ConfigurableTask  # noqa: E402
 from lm_eval.tasks._yaml_loader import load_yaml  # noqa: E402
+from shared_data import SHARED_DATA, needs_shared_data
 
 from karma import benchmark_data  # noqa: E402
 from karma.lm_eval_runner import make_task_manager  # noqa: E402
 
-REAL = Path("/work/shared/data")
-pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason="real benchmark files not on this machine")
+REAL = SHARED_DATA
+pytestmark = needs_shared_data
 
 CROWS = REAL / "crows_pairs" / "crows_pairs_anonymized.csv"
 TRUTHFULQA = REAL / "truthfulqa" / "mc_task.json"
