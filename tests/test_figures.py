@@ -11,16 +11,18 @@ from test_result_tables import POLICIES, make_cell, write_synthetic_run
 
 from karma.cells import write_cell
 from karma.figures import (
-    BIAS_FIGURE_STEM,
-    PPO_FIGURE_STEM,
-    ROC_FIGURE_STEM,
-    TOXICITY_FIGURE_STEM,
-    figure_paths,
     plot_bias_shift,
     plot_ppo_training,
     plot_reward_roc,
     read_train_log,
     write_all_figures,
+)
+from karma.report_layout import (
+    BIAS_FIGURE_STEM,
+    PPO_FIGURE_STEM,
+    ROC_FIGURE_STEM,
+    TOXICITY_FIGURE_STEM,
+    figure_paths,
 )
 from karma.significance import SignificanceOptions
 

@@ -17,13 +17,15 @@ from karma.published import (
     published_cells,
     published_reward_metrics,
 )
-from karma.result_tables import (
+from karma.report_layout import (
     COMPARISON_TABLE_STEM,
     ERODED_TABLE_STEM,
     REWARD_TABLE_STEM,
-    SIGNIFICANCE_HEADER,
     benchmark_table_stem,
     table_paths,
+)
+from karma.result_tables import (
+    SIGNIFICANCE_HEADER,
     write_all_tables,
     write_benchmark_tables,
     write_paper_comparison,
