@@ -51,7 +51,8 @@ if config["benchmarks"]["job_per"] == "cell":
             f"{LOGS}/eval/{{policy}}/{{variant}}/{{benchmark}}.log",
         benchmark:
             f"{BENCH}/eval/{{policy}}/{{variant}}/{{benchmark}}.tsv"
-        threads: 2
+        # 1 by default (tiny demo models gain nothing from more); profiles/slurm sets-threads for GPU jobs.
+        threads: 1
         resources:
             mem_mb=eval_mem_mb,
             runtime=eval_runtime,
@@ -74,7 +75,8 @@ else:
             f"{LOGS}/eval/{{policy}}/{{variant}}.log",
         benchmark:
             f"{BENCH}/eval/{{policy}}/{{variant}}.tsv"
-        threads: 2
+        # 1 by default (tiny demo models gain nothing from more); profiles/slurm sets-threads for GPU jobs.
+        threads: 1
         resources:
             mem_mb=eval_mem_mb,
             runtime=eval_runtime,

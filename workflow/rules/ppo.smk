@@ -37,7 +37,8 @@ rule train_policy:
     resources:
         mem_mb=policy_mem_mb,
         runtime=policy_runtime,
-    threads: 2
+    # 1 by default (tiny demo models gain nothing from more); profiles/slurm sets-threads for GPU jobs.
+    threads: 1
     conda:
         "../envs/ppo.yaml"
     script:

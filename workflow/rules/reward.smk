@@ -67,7 +67,7 @@ rule train_reward_model:
     resources:
         mem_mb=reward_mem_mb,
         runtime=reward_runtime,
-    # One thread: tiny demo models gain nothing from two; on GPU nodes the GPU does the work.
+    # 1 by default (tiny demo models gain nothing from more); profiles/slurm sets-threads for GPU jobs.
     threads: 1
     conda:
         "../envs/reward.yaml"
