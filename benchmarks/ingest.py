@@ -141,6 +141,10 @@ def main() -> None:
     print(f"ingest / zstd -dc        = {results['ingest'] / results['zstd -dc']:.2f}  (goal >= 0.5)")
     print(f"ingest / json.loads loop = {results['ingest'] / results['json.loads loop']:.2f}"
           "  (goal >= 4)")
+    met = (results["ingest"] >= 0.5 * results["zstd -dc"]
+           and results["ingest"] >= 4 * results["json.loads loop"])
+    print("goals met" if met else "goals MISSED")
+    raise SystemExit(0 if met else 1)
 
 
 if __name__ == "__main__":

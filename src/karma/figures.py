@@ -103,6 +103,7 @@ def _category_figure(
     axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
     metric = cells[(policies[0], BASE_VARIANT, benchmark)].primary_metric
     width = 0.8 / max(1, len(shown))
+    all_heights: list[float] = []
     for index, policy in enumerate(policies):
         ax = axes[index // ncols][index % ncols]
         base = cells[(policy, BASE_VARIANT, benchmark)]
@@ -122,6 +123,7 @@ def _category_figure(
                 heights.append(value)
                 record = records.get((ITEMS_BY_CATEGORY, benchmark, variant, policy, category))
                 marks.append(record is not None and record.significant(options))
+            all_heights += heights
             bars = ax.bar(xs, heights, width, color=VARIANT_COLORS.get(variant), label=_label(variant))
             ax.bar_label(bars, labels=["*" if m else "" for m in marks], fontsize=11)
         ax.axhline(0.0, color="black", linewidth=0.8)
@@ -139,6 +141,13 @@ def _category_figure(
         for handle, label in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(label, handle)
     fig.legend(legend.values(), legend.keys(), loc="outside right upper")
+    if not any(all_heights):
+        # All bars are zero (e.g. no variant moved, or nothing scored as toxic): say so instead of
+        # letting matplotlib zoom into floating-point noise around zero.
+        for ax in axes.flat:
+            ax.set_ylim(-1.0 if shift else 0.0, 1.0)
+            ax.text(0.5, 0.5, "all values are 0", transform=ax.transAxes, ha="center",
+                    va="center", color="0.4")
     what = "shift from Base per category" if shift else "value per category and variant"
     fig.suptitle(f"{BENCHMARK_TITLES.get(benchmark, benchmark)}: {what}")
     # supxlabel, unlike fig.text, gets its own row in the constrained layout.
