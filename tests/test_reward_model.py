@@ -132,3 +132,16 @@ def test_scoring_truncates_from_the_left(model_and_tokenizer):
     encoded = encode(tokenizer, [long_prefix + "garlic and butter"], 64)
     assert encoded["input_ids"].shape[1] == 64
     assert tokenizer.decode(encoded["input_ids"][0]).endswith("garlic and butter")
+
+
+def test_a_causal_lm_object_is_reduced_to_its_backbone_and_round_trips(backbone_dir, tmp_path):
+    from karma.backbones import load_causal_lm
+    from karma.reward_model import load_reward_model, save_reward_model
+
+    lm = load_causal_lm(backbone_dir)
+    model = KarmaRewardModel.from_backbone(lm, seed=1)
+    assert model.backbone is lm.base_model
+    save_reward_model(model, load_tokenizer(backbone_dir), tmp_path / "rm")
+    reloaded, _ = load_reward_model(tmp_path / "rm")
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, reloaded.state_dict()[name]), name

@@ -121,6 +121,10 @@ class KarmaRewardModel(PreTrainedModel):
         """A fresh head (seeded) on a pretrained backbone: a causal-LM directory or a loaded model."""
         if not isinstance(backbone, PreTrainedModel):
             backbone = load_backbone(backbone)
+        elif backbone.base_model is not backbone:
+            # A causal LM (with its LM head): the head is not part of the reward model, and keeping
+            # the wrapper would save weights under keys that do not load back into the backbone.
+            backbone = backbone.base_model
         config = KarmaRewardConfig(
             text_config=backbone.config,
             head_hidden_size=head_hidden_size,
