@@ -88,3 +88,26 @@ def fetch_benchmark_source(source: dict[str, str], out_path: str | Path) -> None
         fetch_dataset_split(source["repo"], source["split"], out_path, source.get("config"))
     else:
         raise ValueError(f"benchmark download {source}: give 'file' or 'split' (and 'config')")
+
+
+def fetch_url(url: str, out_path: str | Path) -> None:
+    """Download a release file (e.g. Detoxify's checkpoint on GitHub) to ``out_path`` atomically."""
+    import shutil
+    import urllib.request
+
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    log.info("downloading %s", url)
+    with urllib.request.urlopen(url, timeout=120) as response, tmp.open("wb") as handle:
+        shutil.copyfileobj(response, handle)
+    tmp.replace(out)
+    log.info("wrote %s (%.1f MB)", out, out.stat().st_size / 1e6)
+
+
+def fetch_model_files(repo: str, out_dir: str | Path, patterns: list[str]) -> None:
+    """Only some files of a hub model, e.g. the config and tokenizer Detoxify builds on."""
+    from huggingface_hub import snapshot_download
+
+    log.info("fetching %s from %s (%s)", patterns, repo, _token_note())
+    snapshot_download(repo_id=repo, local_dir=str(out_dir), allow_patterns=patterns)

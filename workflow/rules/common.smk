@@ -201,11 +201,20 @@ def _benchmark_inputs(names):
     return files
 
 
+def _scorer_inputs(names):
+    """Detoxify's checkpoint and config, for the toxicity benchmark when it scores with Detoxify."""
+    toxicity = config["benchmarks"]["toxicity"]
+    if "toxicity" not in names or toxicity.get("scorer", "detoxify") != "detoxify":
+        return []
+    return [toxicity[key] for key in ("detoxify_checkpoint", "detoxify_config_dir") if key in toxicity]
+
+
 def evaluation_inputs(wildcards):
     names = [wildcards.benchmark] if "benchmark" in wildcards.keys() else BENCHMARKS
     return {
         "model": policy_model(wildcards.policy, wildcards.variant),
         "data": _benchmark_inputs(names),
+        "scorer": _scorer_inputs(names),
     }
 
 

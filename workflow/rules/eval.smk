@@ -32,8 +32,26 @@ else:
         script:
             "../scripts/fetch_benchmark.py"
 
+    rule fetch_detoxify:
+        """Detoxify's `original` checkpoint and the bert-base-uncased config/tokenizer it builds
+        on, so that evaluation jobs score toxicity offline."""
+        output:
+            checkpoint=config["benchmarks"]["toxicity"].get("detoxify_checkpoint", "resources/detoxify/none"),
+            config_dir=directory(
+                config["benchmarks"]["toxicity"].get("detoxify_config_dir", "resources/detoxify/none-config")
+            ),
+        params:
+            config_repo="google-bert/bert-base-uncased",
+        log:
+            "resources/logs/fetch_detoxify.log",
+        conda:
+            "../envs/eval.yaml"
+        script:
+            "../scripts/fetch_detoxify.py"
+
     localrules:
         fetch_benchmark,
+        fetch_detoxify,
 
 
 # Either one job per policy x variant (the demo: one start-up for seven cells) or one job per cell
