@@ -1,6 +1,7 @@
 """The whole demo DAG, shrunk, through Snakemake: data -> reward -> PPO -> cells -> tables -> report."""
 
 import json
+import re
 
 import pytest
 from workflow_runner import planned_jobs, snakemake
@@ -77,3 +78,20 @@ def test_deleting_a_cell_reruns_only_its_evaluation(demo):
     assert planned_jobs(plan.stdout) == {"evaluate_policy"}, plan.stdout[-2000:]
     assert snakemake(demo, str(cell.relative_to(demo))).returncode == 0
     assert read_cell(cell).n == 6
+
+
+def test_in_cell_mode_deleting_a_cell_reevaluates_exactly_that_cell(demo):
+    """The paper's mode (benchmarks.job_per: cell), on the demo's outputs: one job, one cell."""
+    (demo / "cells.yaml").write_text(SMALL + "  job_per: cell\n")
+    cell = demo / "results/e2e/eval/tiny-pythia/eroded/bias.json"
+    cell.unlink()
+    target = str(cell.relative_to(demo))
+    # mtime only: the cells on disk were written by the other rule, which is not a reason to redo them
+    plan = snakemake(demo, "-n", target, "--rerun-triggers", "mtime", overrides="cells.yaml")
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    # (the plan prints its job-stats table twice)
+    assert set(re.findall(r"^(\w+)\s+(\d+)$", plan.stdout, flags=re.MULTILINE)) == {
+        ("evaluate_cell", "1"), ("total", "1")}, plan.stdout[-2000:]
+    run = snakemake(demo, target, "--rerun-triggers", "mtime", overrides="cells.yaml")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert read_cell(cell).n == 6 and read_cell(cell).benchmark == "bias"

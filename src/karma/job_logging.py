@@ -19,3 +19,9 @@ def setup_job_logging(log_path: str | Path | None, level: int = logging.INFO) ->
         force=True,
     )
     logging.captureWarnings(True)
+    # An uncaught error ends up in the job's log too, not only on the scheduler's stderr.
+    sys.excepthook = _log_uncaught
+
+
+def _log_uncaught(kind: type[BaseException], error: BaseException, trace: object) -> None:
+    logging.getLogger("karma.job").critical("job failed", exc_info=(kind, error, trace))

@@ -209,8 +209,13 @@ def _scorer_inputs(names):
     return [toxicity[key] for key in ("detoxify_checkpoint", "detoxify_config_dir") if key in toxicity]
 
 
+def _job_benchmarks(wildcards):
+    """The benchmarks one evaluation job runs: its cell's, or all of a policy x variant's."""
+    return [wildcards.benchmark] if "benchmark" in wildcards.keys() else BENCHMARKS
+
+
 def evaluation_inputs(wildcards):
-    names = [wildcards.benchmark] if "benchmark" in wildcards.keys() else BENCHMARKS
+    names = _job_benchmarks(wildcards)
     return {
         "model": policy_model(wildcards.policy, wildcards.variant),
         "data": _benchmark_inputs(names),
@@ -220,9 +225,10 @@ def evaluation_inputs(wildcards):
 
 def evaluation_params(wildcards):
     bench = config["benchmarks"]
+    names = _job_benchmarks(wildcards)
     return {
-        "data": bench["data"],
-        "limits": bench["limits"],
+        "data": {name: bench["data"][name] for name in names},
+        "limits": {name: n for name, n in bench["limits"].items() if name in names},
         "batch_size": bench["batch_size"],
         "device": bench["device"],
         "dtype": bench["dtype"],
