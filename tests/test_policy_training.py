@@ -206,7 +206,14 @@ def test_killed_run_resumes_from_last_checkpoint(world, tmp_path):
     checkpointed = json.loads((checkpoint / "state.json").read_text())["update"]
     assert 2 <= checkpointed < 25
 
-    summary = train_policy(*args, config=config)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the child: float results depend on the thread count
+    try:
+        summary = train_policy(*args, config=config)
+        reference = tmp_path / "reference"
+        train_policy(*run_args(world, reference), config=config)
+    finally:
+        torch.set_num_threads(threads)
     assert summary["resumed_from_update"] == checkpointed
     rows = read_train_log(tmp_path / "train_log.jsonl")
     assert [r["update"] for r in rows] == list(range(1, 26))  # each update once, none redone from 0
@@ -214,6 +221,11 @@ def test_killed_run_resumes_from_last_checkpoint(world, tmp_path):
     # The restored scheduler continues the run's linear decay instead of restarting it.
     assert [r["learning_rate"] for r in rows] == pytest.approx([1e-3 * (1 - (u - 1) / 25) for u in range(1, 26)])
     assert (tmp_path / "model" / "model.safetensors").is_file()
+    # The resumed run continues the uninterrupted run itself: same prompts, same rollouts, same weights.
+    expected = read_train_log(reference / "train_log.jsonl")
+    assert [r["mean_reward"] for r in rows] == pytest.approx([r["mean_reward"] for r in expected], abs=1e-5)
+    resumed, uninterrupted = (load_file(d / "model" / "model.safetensors") for d in (tmp_path, reference))
+    assert all(torch.allclose(resumed[k], uninterrupted[k], atol=1e-5) for k in uninterrupted)
 
 
 # ----------------------------------------------------------------------------------------- the others

@@ -133,3 +133,16 @@ def test_ppo_steps_once_per_mini_batch_and_optimises_the_adapter_reward(world):
     assert stats[0].kl == pytest.approx(0.0, abs=1e-4)  # first rollouts come from the base policy
     assert result.resumed_from_update == 0
     assert result.tokenizer.padding_side == "right"  # restored after left-padded training
+
+
+def test_prompt_order_continues_across_a_resume():
+    from karma.trl_ppo import prompt_order
+
+    full = prompt_order(10, 3, seed=7, start_update=0, total_updates=8)
+    assert len(full) == 24
+    # 3 whole batches per epoch, each epoch a permutation without repeats
+    for epoch in range(2):
+        assert len(set(full[epoch * 9 : epoch * 9 + 9])) == 9
+    assert full[:9] != full[9:18]
+    assert prompt_order(10, 3, seed=7, start_update=5, total_updates=8) == full[15:]
+    assert prompt_order(10, 3, seed=8, start_update=0, total_updates=8) != full

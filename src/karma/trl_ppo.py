@@ -40,9 +40,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from datasets import Dataset
 from torch import nn
+from torch.utils.data import DataLoader
 from transformers import (
     AutoModelForSequenceClassification,
     DataCollatorWithPadding,
@@ -393,6 +395,26 @@ def _ppo_config(config: PolicyTrainingConfig, policy_dir: Path, scratch_dir: Pat
     )
 
 
+def prompt_order(n_prompts: int, batch_size: int, seed: int, start_update: int,
+                 total_updates: int) -> list[int]:
+    """Prompt indices for updates ``start_update`` .. ``total_updates - 1`` of a run.
+
+    Every epoch is a fresh seeded permutation cut into whole batches (the remainder is left out),
+    so update ``u`` gets the same prompts whether or not the run was interrupted before it.
+    """
+    per_epoch = n_prompts // batch_size
+    if per_epoch < 1:
+        raise ValueError(f"{n_prompts} prompts cannot fill one batch of {batch_size}")
+    order: list[int] = []
+    permutations: dict[int, np.ndarray] = {}
+    for update in range(start_update, total_updates):
+        epoch, index = divmod(update, per_epoch)
+        if epoch not in permutations:
+            permutations = {epoch: np.random.default_rng([seed, epoch]).permutation(n_prompts)}
+        order.extend(permutations[epoch][index * batch_size : (index + 1) * batch_size].tolist())
+    return order
+
+
 def run_ppo(
     *,
     policy_dir: Path,
@@ -420,10 +442,11 @@ def run_ppo(
     optimizer, scheduler = _optimizer_and_scheduler(policy, value, config)
     start_update = start_episodes = 0
     if resume is not None:
-        resume.restore({"policy": policy, "value": value}, optimizer, scheduler)
         start_update, start_episodes = resume.update, resume.episodes
         log.info("resuming from update %d (%d episodes) in %s", start_update, start_episodes, resume.path)
     remaining = ppo.total_updates - start_update
+    if remaining <= 0 and resume is not None:
+        resume.restore({"policy": policy, "value": value}, optimizer, scheduler)
     if remaining > 0:
         run = _Run(config, policy, value, optimizer, scheduler, reward_model, on_update, on_checkpoint,
                    start_update, start_episodes, time.perf_counter())
@@ -444,7 +467,24 @@ def run_ppo(
         trainer.remove_callback(PrinterCallback)  # it prints every metric dict; we log our own line
         trainer.accelerator.gradient_accumulation_steps = ppo.mini_batch_size // ppo.micro_batch_size
         trainer.accelerator.gradient_state.plugin_kwargs["sync_with_dataloader"] = False
+        # TRL's own loader reshuffles from its seed in every new trainer, so a resumed run would
+        # see the first batches again; ours continues the uninterrupted run's prompt order.
+        order = prompt_order(len(table.input_ids), trainer.local_dataloader_batch_size, ppo.seed,
+                             start_update, ppo.total_updates)
+        trainer.dataloader = DataLoader(
+            Dataset.from_dict({"input_ids": [table.input_ids[i] for i in order]}),
+            batch_size=trainer.local_dataloader_batch_size,
+            shuffle=False,
+            collate_fn=trainer.data_collator,
+            drop_last=True,
+            # Its own generator: a loader draws a seed from the global RNG each time it starts,
+            # which would shift the sampling RNG of a resumed run against an uninterrupted one.
+            generator=torch.Generator().manual_seed(ppo.seed),
+        )
         if resume is not None:
+            # Only now: the trainer's KL reference is a frozen copy of the policy it was given, which
+            # must be the base policy, not the checkpoint. The modules are restored in place.
+            resume.restore({"policy": policy, "value": value}, optimizer, scheduler)
             resume.restore_rng()  # after the trainer, whose constructor reseeds torch
         log.info("PPO: %d updates of %d rollouts (%d to go), %d prompts of <= %d tokens",
                  ppo.total_updates, ppo.batch_size, remaining, len(table.input_ids), table.context_length)
