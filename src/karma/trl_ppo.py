@@ -18,10 +18,11 @@ How the pieces meet TRL's ``PPOTrainer`` (read against trl 1.12.0):
   per PPO epoch, more in the update that exhausts the data loader); we set its accumulation to one
   mini-batch so there are ``ppo_epochs * batch_size / mini_batch_size`` steps per update, as in PPO.
 * **Resume.** TRL's ``train()`` always counts from update 0 and has no resume. We own optimizer and
-  scheduler (passed in through ``optimizers=``), restore them and the weights from a checkpoint, build
-  the trainer for the *remaining* updates only, restore the RNG after the trainer has reseeded it,
-  and checkpoint from a callback every N updates. The data loader's position is not restored: a
-  resumed run draws a fresh shuffle from the restored RNG (statistically, not bitwise, the same run).
+  scheduler (passed in through ``optimizers=``) and build the trainer for the *remaining* updates
+  from the *base* policy (its constructor copies the policy as the frozen KL reference), then load
+  weights, optimizer and scheduler from the checkpoint in place and restore the RNG after the trainer
+  has reseeded it; a callback checkpoints every N updates. Prompts come from :func:`prompt_order`, so
+  a resumed run continues the uninterrupted run's prompts: on CPU it reproduces it exactly (tested).
 * **Value model**: ``AutoModelForSequenceClassification`` (one label) from the policy directory; TRL
   reads its ``base_model_prefix`` backbone and ``score`` head. **LoRA**: the policy becomes a
   ``PeftModel`` (TRL then uses the adapter-disabled policy as reference, no second copy); the value
