@@ -24,7 +24,9 @@ demo: $(STAMP)
 
 # pytest exits 5 when it collects no test: that is a failure of the suite, not a pass.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	@$(BIN)/python -m pytest tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; fi; \
+	exit $$rc
 
 lint: $(STAMP)
 	$(SNAKEMAKE) --lint
