@@ -38,9 +38,7 @@ from karma.significance import (
     SignificanceOptions,
     SignificanceRecord,
     category_value,
-    index_records,
-    load_cells,
-    run_all_tests,
+    tested_cells,
 )
 
 log = logging.getLogger(__name__)
@@ -162,8 +160,7 @@ def plot_bias_shift(
     policy_order: Sequence[str] | None = None,
 ) -> list[Path]:
     """Paper Figure 2: CrowS-Pairs shift from Base per bias type, per variant and policy."""
-    cells = load_cells(cell_paths)
-    records = index_records(run_all_tests(cells, options))
+    cells, records = tested_cells(cell_paths, options)
     return _save(_category_figure(cells, records, "bias", True, options, policy_order), out_dir,
                  BIAS_FIGURE_STEM)
 
@@ -175,8 +172,7 @@ def plot_toxicity_categories(
     policy_order: Sequence[str] | None = None,
 ) -> list[Path]:
     """Paper Figure 3: RealToxicityPrompts toxicity per category, per variant and policy."""
-    cells = load_cells(cell_paths)
-    records = index_records(run_all_tests(cells, options))
+    cells, records = tested_cells(cell_paths, options)
     return _save(_category_figure(cells, records, "toxicity", False, options, policy_order), out_dir,
                  TOXICITY_FIGURE_STEM)
 
@@ -318,8 +314,7 @@ def write_all_figures(
 
     Matches :func:`figure_paths` with ``categories=True``.
     """
-    cells = load_cells(cell_paths)
-    records = index_records(run_all_tests(cells, options))
+    cells, records = tested_cells(cell_paths, options)
     paths = _save(_category_figure(cells, records, "bias", True, options, policy_order), out_dir,
                   BIAS_FIGURE_STEM)
     paths += _save(_category_figure(cells, records, "toxicity", False, options, policy_order), out_dir,

@@ -53,6 +53,7 @@ from karma.significance import (
     index_records,
     load_cells,
     run_all_tests,
+    tested_cells,
 )
 
 log = logging.getLogger(__name__)
@@ -315,8 +316,7 @@ def write_benchmark_tables(
     decimals: int = 3,
 ) -> list[Path]:
     """Tables 1-7, one per benchmark among the cells."""
-    cells = load_cells(cell_paths)
-    records = index_records(run_all_tests(cells, options))
+    cells, records = tested_cells(cell_paths, options)
     return _write_benchmark_tables(cells, records, Path(out_dir), options, policy_order, decimals)
 
 
@@ -346,8 +346,7 @@ def write_eroded_table(
     decimals: int = 3,
 ) -> list[Path]:
     """Table 8: Base, karma (benign) and karmaEroded for the policies that have the eroded variant."""
-    cells = load_cells(cell_paths)
-    records = index_records(run_all_tests(cells, options))
+    cells, records = tested_cells(cell_paths, options)
     return _write_eroded_table(cells, records, Path(out_dir), options, policy_order, decimals)
 
 

@@ -437,3 +437,11 @@ RecordKey = tuple[str, str, str, str, str]  # (scope, benchmark, variant, policy
 def index_records(records: Iterable[SignificanceRecord]) -> dict[RecordKey, SignificanceRecord]:
     """Records keyed by (scope, benchmark, variant, policy, category) for table lookups."""
     return {(r.scope, r.benchmark, r.variant, r.policy, r.category): r for r in records}
+
+
+def tested_cells(
+    cell_paths: Sequence[str | Path], options: SignificanceOptions
+) -> tuple[dict[CellKey, Cell], dict[RecordKey, SignificanceRecord]]:
+    """The cells and their indexed test results: what every table and figure writer starts from."""
+    cells = load_cells(cell_paths)
+    return cells, index_records(run_all_tests(cells, options))
