@@ -1,19 +1,18 @@
 """Stage 2 of the data stage: one job per comments dump keeps the comments of candidate posts.
 
 A month of comments is hundreds of GB, and nearly every line belongs to a post that was not kept.
-The scan therefore counts lines and finds every ``link_id`` with one regular expression over each
-decompressed block, in place, and parses (orjson) only the lines of kept posts. A block whose line
-count differs from its ``link_id`` count falls back to parsing line by line, so malformed lines are
-still classified. Lines of posts that were not kept are counted as ``post_not_kept`` without being
-parsed, so a malformed line of such a post is counted there rather than as ``malformed_json``; the
-total is exact either way. Memory holds the candidate post ids and one
+A compiled loop (``karma._linescan``) walks each decompressed block in place, finds every line's
+compact ``"link_id":"t3_<id>"`` key and returns only the lines that need a JSON parse: those of
+candidate posts and those whose link id it cannot read (malformed or oddly spelled lines, which
+the parse then classifies). Lines of posts that were not kept are counted as ``post_not_kept``
+without being parsed, so a malformed line of such a post is counted there rather than as
+``malformed_json``; the total is exact either way. Memory holds the candidate post ids and one
 decompressed block, never the dump.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -32,10 +31,15 @@ from karma.pushshift import (
 )
 from karma.reddit_filters import RedditFilters, comment_drop_reason
 
-log = logging.getLogger(__name__)
+try:
+    from karma._linescan import lines_to_parse
+except ImportError as missing:
+    raise ImportError(
+        "karma._linescan, the compiled comment scan (src/karma/_linescan.c), is not built: run "
+        "`make test` or `pip install -e .` in the repository (needs a C compiler and the Python "
+        "headers)") from missing
 
-# Pushshift writes compact JSON; a line spelled otherwise sends its block down the exact path.
-LINK_ID = re.compile(rb'"link_id":"t3_([0-9A-Za-z]+)"')
+log = logging.getLogger(__name__)
 
 COMMENT_SCHEMA = pa.schema(
     [
@@ -90,41 +94,20 @@ class _CommentSink:
         )
 
 
-def _scan_lines(lines: list[bytes], post_ids: set[bytes], sink: _CommentSink) -> None:
-    """The exact path: parse every line."""
-    for line in lines:
-        comment = sink.parse(line)
+def _scan_region(buf: bytes, start: int, end: int, post_ids: set[bytes],
+                 sink: _CommentSink) -> None:
+    """Parse only the lines the compiled scan returns; the rest belong to posts not kept."""
+    n_lines, spans = lines_to_parse(buf, start, end, post_ids)
+    sink.counts.read += n_lines
+    for line_start, line_end in spans:
+        comment = sink.parse(buf[line_start:line_end])
         if comment is None:
             continue
         if comment.link_id.encode() in post_ids:
             sink.keep(comment)
         else:
             sink.counts.drop("post_not_kept")
-
-
-def _scan_region(buf: bytes, start: int, end: int, post_ids: set[bytes],
-                 sink: _CommentSink) -> None:
-    """The fast path: count lines and find link ids in place; parse only kept posts' lines.
-
-    Kept lines are found again in file order with one forward ``find`` each, so the region is
-    scanned about once however many kept posts it holds.
-    """
-    n_lines = buf.count(b"\n", start, end)
-    sink.counts.read += n_lines
-    link_ids = LINK_ID.findall(buf, start, end)
-    if len(link_ids) != n_lines:
-        lines = buf[start:end].split(b"\n")
-        lines.pop()
-        _scan_lines(lines, post_ids, sink)
-        return
-    kept = [link_id for link_id in link_ids if link_id in post_ids]
-    pos = start
-    for link_id in kept:
-        found = buf.find(b'"link_id":"t3_' + link_id + b'"', pos, end)
-        line_start = buf.rfind(b"\n", start, found) + 1 or start
-        pos = buf.find(b"\n", found, end)
-        _scan_lines([buf[line_start:pos]], post_ids, sink)
-    sink.counts.drop("post_not_kept", n_lines - len(kept))
+    sink.counts.drop("post_not_kept", n_lines - len(spans))
 
 
 def collect_comments(

@@ -1,0 +1,74 @@
+"""The compiled scan must return exactly the lines that need a parse and count every line."""
+
+import subprocess
+import sys
+
+import pytest
+
+from karma._linescan import lines_to_parse
+
+KEPT = {b"abc", b"Q9"}
+
+
+def line(link: str, extra: str = "") -> bytes:
+    return ('{"id":"c1","link_id":"t3_%s","body":"x"%s}' % (link, extra)).encode()
+
+
+def spans_of(buf: bytes, start: int = 0, end: int | None = None) -> tuple[int, list[bytes]]:
+    n_lines, spans = lines_to_parse(buf, start, len(buf) if end is None else end, KEPT)
+    return n_lines, [buf[s:e] for s, e in spans]
+
+
+def test_returns_kept_lines_and_counts_the_rest():
+    lines = [line("abc"), line("zzz"), line("Q9"), line("abcd"), line("ab")]
+    n_lines, parse = spans_of(b"\n".join(lines) + b"\n")
+    assert n_lines == 5
+    assert parse == [lines[0], lines[2]]
+
+
+@pytest.mark.parametrize("odd", [
+    b"garbage without a link",
+    b'{"link_id": "t3_zzz"}',          # not compact: the scan cannot read it, the parse can
+    b'{"link_id":"t3_"}',              # empty id
+    b'{"link_id":"t3_zz-z"}',          # id not closed by a quote
+    b'{"link_id":"t3_zzz',             # line ends inside the id
+    b"",                               # blank line
+])
+def test_unreadable_link_ids_go_to_the_parse(odd):
+    buf = line("zzz") + b"\n" + odd + b"\n" + line("zzz") + b"\n"
+    assert spans_of(buf) == (3, [odd])
+
+
+def test_first_link_id_of_a_line_decides():
+    kept_first = line("abc", ',"x":{"link_id":"t3_zzz"}')
+    other_first = line("zzz", ',"x":{"link_id":"t3_abc"}')
+    assert spans_of(kept_first + b"\n" + other_first + b"\n") == (2, [kept_first])
+
+
+def test_respects_the_region_and_a_last_line_without_newline():
+    buf = b"HEAD" + line("abc") + b"\n" + line("Q9")
+    n_lines, parse = spans_of(buf, start=4)
+    assert n_lines == 2 and parse == [line("abc"), line("Q9")]
+    assert spans_of(buf, 4, 4) == (0, [])
+
+
+def test_reads_any_buffer_and_frozensets():
+    buf = bytearray(line("abc") + b"\n")
+    assert lines_to_parse(memoryview(buf), 0, len(buf), frozenset(KEPT))[0] == 1
+
+
+def test_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="outside the buffer"):
+        lines_to_parse(b"abc\n", 0, 5, KEPT)
+    with pytest.raises(ValueError, match="outside the buffer"):
+        lines_to_parse(b"abc\n", 3, 2, KEPT)
+    with pytest.raises(TypeError, match="set or frozenset"):
+        lines_to_parse(b"abc\n", 0, 4, [b"abc"])
+
+
+def test_a_missing_build_names_the_fix():
+    code = ("import sys; sys.modules['karma._linescan'] = None\n"
+            "import karma.comment_collection")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "karma._linescan" in result.stderr and "pip install -e ." in result.stderr
