@@ -38,6 +38,14 @@ def test_unknown_key_is_named():
         validate(config, SCHEMA)
 
 
+@pytest.mark.parametrize("fraction", [0, 1.5, "half"])
+def test_candidate_fraction_must_be_a_share(fraction):
+    config = copy.deepcopy(load("config.yaml"))
+    config["reddit"]["candidate_fraction"] = fraction
+    with pytest.raises(WorkflowError, match="candidate_fraction"):
+        validate(config, SCHEMA)
+
+
 def test_snakemake_stops_on_a_typo(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("split:\n  test_fraktion: 0.2\n")

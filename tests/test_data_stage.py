@@ -37,6 +37,9 @@ def make_dumps(root: Path) -> tuple[list[Path], list[Path]]:
         comments.append(comment(f"d{i}", pid, body="[deleted]"))
         comments.append(comment(f"o{i}", pid, parent="t1_gone"))  # parent not in the dumps
     comments.append(comment("n1", "nopost"))
+    # A reply in another language is substantive, so p10 reaches two responses; it is no example.
+    comments.append(comment("g10", "p10", body="Das ist wirklich eine sehr gute Frage, ich habe "
+                            "das gleiche Problem im Garten."))
     rs = [write_dump(root / "RS_2019-01.zst", posts[:20] + [b"{broken", b"", posts[30]]),
           write_dump(root / "RS_2019-02.ndjson", posts[20:30] + posts[31:], compress=False)]
     rc = [write_dump(root / "RC_2019-01.zst", comments[:100] + [b"not json"]),
@@ -44,21 +47,23 @@ def make_dumps(root: Path) -> tuple[list[Path], list[Path]]:
     return rs, rc
 
 
-def run_stage(root: Path, *, max_posts: int | None = None, seed: int = 7) -> dict:
+def run_stage(root: Path, *, max_posts: int | None = None, seed: int = 7,
+              candidate_fraction: float = 1.0) -> dict:
     rs, rc = make_dumps(root / "dumps")
     out = root / "out"
     post_files, post_counts, comment_files, comment_counts = [], [], [], []
     for dump in rs:
         post_files.append(out / f"{dump.stem}.posts.parquet")
         post_counts.append(out / f"{dump.stem}.posts.json")
-        select_posts(dump, post_files[-1], post_counts[-1], FILTERS)
+        select_posts(dump, post_files[-1], post_counts[-1], FILTERS, seed=seed,
+                     candidate_fraction=candidate_fraction)
     for dump in rc:
         comment_files.append(out / f"{dump.stem}.comments.parquet")
         comment_counts.append(out / f"{dump.stem}.comments.json")
         collect_comments(dump, post_files, comment_files[-1], comment_counts[-1], FILTERS)
     shards = [out / f"threads/shard-{k}.parquet" for k in range(3)]
     options = ThreadOptions(max_posts=max_posts, n_shards=3, seed=seed, max_parents=4,
-                            max_siblings=2)
+                            max_siblings=2, candidate_fraction=candidate_fraction)
     manifest = build_threads(post_files, post_counts, comment_files, comment_counts, shards,
                              out / "threads/manifest.json", FILTERS, options)
     return {"manifest": manifest, "shards": shards, "out": out, "rs": rs, "rc": rc}
@@ -80,14 +85,15 @@ def test_manifest_reconciles_every_line(stage):
         for reason, n in entry["dropped"].items():
             dropped[reason] = dropped.get(reason, 0) + n
     assert dropped == {"malformed_json": 1, "blank_line": 1, "over_18": 1, "not_text_post": 1,
-                       "deleted_or_removed": 1, "duplicate": 1, "too_few_responses": 3}
+                       "deleted_or_removed": 1, "duplicate": 1, "too_few_responses": 2}
     comments = {}
     for entry in manifest["comments"]:
         for reason, n in entry["dropped"].items():
             comments[reason] = comments.get(reason, 0) + n
-    assert comments["deleted_or_removed"] == 27 and comments["missing_parent"] == 27
+    assert comments["deleted_or_removed"] == 28 and comments["missing_parent"] == 28
     assert comments["post_not_kept"] == 1 and comments["malformed_json"] == 1
-    assert manifest["totals"]["posts"] == 27 and manifest["totals"]["comments"] == 27 * 6
+    assert comments["non_english"] == 1
+    assert manifest["totals"]["posts"] == 28 and manifest["totals"]["comments"] == 27 * 6 + 2
 
 
 def test_threads_carry_chain_siblings_and_parent_score(stage):
@@ -120,12 +126,35 @@ def test_sampling_is_deterministic_and_bounded(tmp_path):
     second = run_stage(tmp_path / "b", max_posts=10, seed=3)
     other = run_stage(tmp_path / "c", max_posts=10, seed=4)
 
-    def posts(run):
-        return sorted({p for s in run["shards"] for p in pq.read_table(s)["post_id"].to_pylist()})
+    assert len(thread_posts(first)) == 10
+    assert thread_posts(first) == thread_posts(second) != thread_posts(other)
+    assert dropped(first["manifest"]["submissions"], "not_sampled") == 18
 
-    assert len(posts(first)) == 10 and posts(first) == posts(second) != posts(other)
-    dropped = sum(e["dropped"].get("not_sampled", 0) for e in first["manifest"]["submissions"])
-    assert dropped == 17
+
+def thread_posts(run: dict) -> list[str]:
+    return sorted({p for s in run["shards"] for p in pq.read_table(s)["post_id"].to_pylist()})
+
+
+def dropped(entries: list[dict], reason: str) -> int:
+    return sum(entry["dropped"].get(reason, 0) for entry in entries)
+
+
+def test_candidate_sampling_cannot_change_the_sample(tmp_path):
+    full = run_stage(tmp_path / "full", max_posts=10, seed=3)
+    part = run_stage(tmp_path / "part", max_posts=10, seed=3, candidate_fraction=0.6)
+    assert thread_posts(part) == thread_posts(full)
+    for run in (full, part):
+        for entry in run["manifest"]["submissions"] + run["manifest"]["comments"]:
+            assert entry["kept"] + sum(entry["dropped"].values()) == entry["read"]
+    # Fewer comments were collected: the posts left out never reached the comment scan.
+    assert (dropped(part["manifest"]["comments"], "post_not_kept")
+            > dropped(full["manifest"]["comments"], "post_not_kept"))
+    assert sum(e["kept"] for e in part["manifest"]["submissions"]) == 10
+
+
+def test_too_few_candidates_stop_the_run_naming_the_key(tmp_path):
+    with pytest.raises(ValueError, match=r"raise reddit\.candidate_fraction"):
+        run_stage(tmp_path, max_posts=25, seed=3, candidate_fraction=0.5)
 
 
 @pytest.mark.parametrize("setting", ["generalized", "conditioned"])
@@ -136,7 +165,7 @@ def test_examples_split_by_thread_with_labels(stage, setting):
                            max_turn_chars=300)
     train = pq.read_table(out / "train.parquet").to_pylist()
     test = pq.read_table(out / "test.parquet").to_pylist()
-    assert len(train) + len(test) == 27 * 6 == stats["threads_rows"]
+    assert len(train) + len(test) == 27 * 6 + 2 == stats["threads_rows"]
     assert not {r["post_id"] for r in train} & {r["post_id"] for r in test}
     assert test and train
     for row in train + test:

@@ -1,12 +1,13 @@
 import pytest
-from reddit_fixtures import comment, post
+from reddit_fixtures import post
 
-from karma.pushshift import to_comment, to_submission
+from karma.pushshift import to_submission
 from karma.reddit_filters import (
     RedditFilters,
     comment_drop_reason,
     detected_language,
     submission_drop_reason,
+    unsubstantive_reason,
 )
 
 FILTERS = RedditFilters()
@@ -52,12 +53,18 @@ def test_missing_is_self_is_inferred_from_selftext():
     ],
 )
 def test_comment_filters(body, reason):
-    assert comment_drop_reason(to_comment(comment("c", "p", body=body)), FILTERS) == reason
+    assert comment_drop_reason(body, FILTERS) == reason
+
+
+def test_a_reply_in_another_language_is_substantive_but_no_example():
+    body = "Das ist wirklich eine sehr gute Frage, ich habe das gleiche Problem im Garten."
+    assert unsubstantive_reason(body, FILTERS) is None
+    assert comment_drop_reason(body, FILTERS) == "non_english"
 
 
 def test_min_comment_chars():
     strict = RedditFilters(min_comment_chars=10)
-    assert comment_drop_reason(to_comment(comment("c", "p", body="short")), strict) == "too_short"
+    assert unsubstantive_reason("short", strict) == comment_drop_reason("short", strict) == "too_short"
 
 
 def test_urls_are_not_language_evidence():

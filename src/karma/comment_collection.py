@@ -29,7 +29,7 @@ from karma.pushshift import (
     parse_line,
     to_comment,
 )
-from karma.reddit_filters import RedditFilters, comment_drop_reason
+from karma.reddit_filters import RedditFilters, unsubstantive_reason
 
 try:
     from karma._linescan import lines_to_parse
@@ -50,8 +50,9 @@ COMMENT_SCHEMA = pa.schema(
         ("created_utc", pa.int64()),
         ("score", pa.int64()),
         ("body", pa.string()),
-        # Why this comment cannot be an example (it still links its replies to the thread).
-        ("unusable_reason", pa.string()),
+        # Why this reply is not substantive (null when it is); language is judged later, by the
+        # thread builder, on the sampled posts' comments only.
+        ("unsubstantive_reason", pa.string()),
         ("source_file", pa.string()),
     ]
 )
@@ -88,7 +89,7 @@ class _CommentSink:
                 "created_utc": comment.created_utc,
                 "score": comment.score,
                 "body": comment.body,
-                "unusable_reason": comment_drop_reason(comment, self.filters),
+                "unsubstantive_reason": unsubstantive_reason(comment.body, self.filters),
                 "source_file": self.source,
             }
         )

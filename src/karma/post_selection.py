@@ -17,6 +17,7 @@ from karma.pushshift import (
     to_submission,
 )
 from karma.reddit_filters import RedditFilters, submission_drop_reason
+from karma.stable_hash import sample_rank
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,19 @@ POST_SCHEMA = pa.schema(
 
 
 def select_posts(
-    dump: str | Path, out_parquet: str | Path, out_counts: str | Path, filters: RedditFilters
+    dump: str | Path,
+    out_parquet: str | Path,
+    out_counts: str | Path,
+    filters: RedditFilters,
+    *,
+    seed: int = 0,
+    candidate_fraction: float = 1.0,
 ) -> DropCounts:
-    """Stream one ``RS_`` dump; write kept posts and the per-reason line counts."""
+    """Stream one ``RS_`` dump; write candidate posts and the per-reason line counts.
+
+    Posts outside the seeded ``candidate_fraction`` are dropped as ``not_sampled`` before the
+    filters run, so their comments are never collected and their language is never judged.
+    """
     counts = DropCounts(file=str(dump))
     progress = ProgressLog(f"posts {Path(dump).name}")
     nbytes = 0
@@ -51,6 +62,9 @@ def select_posts(
                     post = to_submission(parse_line(line))
                 except MalformedRecord as bad:
                     counts.drop(bad.reason)
+                    continue
+                if candidate_fraction < 1 and sample_rank(seed, post.id) >= candidate_fraction:
+                    counts.drop("not_sampled")
                     continue
                 reason = submission_drop_reason(post, filters)
                 if reason:

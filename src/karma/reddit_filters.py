@@ -13,7 +13,7 @@ from typing import Any
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-from karma.pushshift import Comment, Submission
+from karma.pushshift import Submission
 from karma.settings import checked_kwargs
 
 REMOVED_MARKERS = frozenset({"[deleted]", "[removed]", "[deleted by user]"})
@@ -74,13 +74,25 @@ def submission_drop_reason(post: Submission, filters: RedditFilters) -> str | No
     return _language_reason(f"{title}\n{body}", filters)
 
 
-def comment_drop_reason(comment: Comment, filters: RedditFilters) -> str | None:
-    """Why a comment cannot be a training example; such comments still link a thread together."""
-    body = comment.body.strip()
+def unsubstantive_reason(body: str, filters: RedditFilters) -> str | None:
+    """Why a reply is not substantive (deleted, removed, empty or too short).
+
+    Only substantive replies count towards ``min_responses``. The check is cheap on purpose: the
+    comment scan runs it on every comment of every candidate post.
+    """
+    body = body.strip()
     if body in REMOVED_MARKERS:
         return "deleted_or_removed"
     if not body:
         return "empty_text"
     if len(body) < filters.min_comment_chars:
         return "too_short"
-    return _language_reason(body, filters)
+    return None
+
+
+def comment_drop_reason(body: str, filters: RedditFilters) -> str | None:
+    """Why a comment cannot be a training example; such comments still link a thread together.
+
+    Language ID costs ~100 us a comment, so it runs only on the comments of sampled posts.
+    """
+    return unsubstantive_reason(body, filters) or _language_reason(body, filters)

@@ -20,5 +20,15 @@ def stable_unit(*parts: object) -> float:
     return stable_int(*parts) / _SCALE
 
 
+def sample_rank(seed: int, post_id: str) -> float:
+    """A post's place in the deterministic sample; both sampling steps keep the lowest ranks.
+
+    Post selection admits candidates with rank < ``reddit.candidate_fraction`` and the thread
+    builder keeps the ``max_posts`` eligible posts of lowest rank, so the first step cannot change
+    the second's result while enough eligible posts pass it.
+    """
+    return stable_unit(seed, "sample", post_id)
+
+
 def shard_of(post_id: str, n_shards: int) -> int:
     return stable_int("shard", post_id) % n_shards

@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 
 from karma.parquet_io import write_json
 from karma.pushshift import DropCounts
-from karma.reddit_filters import RedditFilters
-from karma.stable_hash import shard_of, stable_unit
+from karma.reddit_filters import RedditFilters, comment_drop_reason
+from karma.stable_hash import sample_rank, shard_of
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class ThreadOptions:
     seed: int
     max_parents: int
     max_siblings: int
+    candidate_fraction: float = 1.0
 
 
 def _read(files: Sequence[str | Path], columns: list[str] | None = None,
@@ -112,7 +113,7 @@ def _eligible_posts(posts: pa.Table, comment_files: Sequence[str | Path],
     seen_comments: set[str] = set()
     for path in comment_files:
         table = pq.read_table(path, columns=["comment_id", "post_id", "parent_id",
-                                             "unusable_reason"])
+                                             "unsubstantive_reason"])
         for cid, post_id, parent_id, reason in zip(*(table[c].to_pylist() for c in table.column_names)):
             if cid in seen_comments:
                 continue
@@ -128,9 +129,21 @@ def _eligible_posts(posts: pa.Table, comment_files: Sequence[str | Path],
     return eligible
 
 
+def _check_enough_candidates(n_eligible: int, options: ThreadOptions) -> None:
+    """Pre-sampled candidates give the exact sample only while max_posts eligible posts remain."""
+    if (options.candidate_fraction < 1 and options.max_posts is not None
+            and n_eligible < options.max_posts):
+        raise ValueError(
+            f"only {n_eligible} eligible posts among the candidates admitted by "
+            f"reddit.candidate_fraction={options.candidate_fraction}, fewer than "
+            f"reddit.max_posts={options.max_posts}: raise reddit.candidate_fraction (about "
+            f"{min(1.0, options.candidate_fraction * options.max_posts / max(n_eligible, 1)):.2g}"
+            " would do) and rerun; the posts eligible now stay in the sample")
+
+
 def _sample(eligible: dict[str, dict[str, Any]], options: ThreadOptions,
             ledger: _Ledger) -> dict[str, dict[str, Any]]:
-    ranked = sorted(eligible, key=lambda pid: (stable_unit(options.seed, "sample", pid), pid))
+    ranked = sorted(eligible, key=lambda pid: (sample_rank(options.seed, pid), pid))
     limit = len(ranked) if options.max_posts is None else options.max_posts
     for post_id in ranked[limit:]:
         ledger.drop(eligible[post_id]["source_file"], "not_sampled")
@@ -141,24 +154,26 @@ def _sample(eligible: dict[str, dict[str, Any]], options: ThreadOptions,
 
 
 def _thread_rows(sampled: dict[str, dict[str, Any]], comments: list[dict[str, Any]],
-                 options: ThreadOptions, ledger: _Ledger) -> list[dict[str, Any]]:
+                 filters: RedditFilters, options: ThreadOptions,
+                 ledger: _Ledger) -> list[dict[str, Any]]:
     by_id: dict[str, dict[str, Any]] = {}
     for comment in comments:
         if comment["comment_id"] in by_id:
             ledger.drop(comment["source_file"], "duplicate")
         else:
             by_id[comment["comment_id"]] = comment
+    unusable = {cid: comment_drop_reason(c["body"], filters) for cid, c in by_id.items()}
     children: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for comment in by_id.values():
-        if comment["unusable_reason"] is None:
+        if unusable[comment["comment_id"]] is None:
             children[comment["parent_id"]].append(comment)
     for siblings in children.values():
         siblings.sort(key=lambda c: (c["created_utc"], c["comment_id"]))
 
     rows = []
     for comment in by_id.values():
-        if comment["unusable_reason"] is not None:
-            ledger.drop(comment["source_file"], comment["unusable_reason"])
+        if unusable[comment["comment_id"]] is not None:
+            ledger.drop(comment["source_file"], unusable[comment["comment_id"]])
             continue
         post = sampled[comment["post_id"]]
         chain: list[dict[str, Any]] = []
@@ -214,6 +229,7 @@ def build_threads(
     comment_ledger = _Ledger(comment_counts)
     posts = _read(post_files)
     eligible = _eligible_posts(posts, comment_files, post_ledger, filters)
+    _check_enough_candidates(len(eligible), options)
     sampled = _sample(eligible, options, post_ledger)
     log.info("%d candidate posts, %d eligible, %d sampled", posts.num_rows, len(eligible),
              len(sampled))
@@ -228,7 +244,7 @@ def build_threads(
             in_sampled.append(comment)
         else:
             comment_ledger.drop(comment["source_file"], fate)
-    rows = _thread_rows(sampled, in_sampled, options, comment_ledger)
+    rows = _thread_rows(sampled, in_sampled, filters, options, comment_ledger)
 
     by_shard: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:

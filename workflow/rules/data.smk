@@ -75,6 +75,8 @@ rule select_posts:
         counts=f"{RESULTS}/data/posts/{{submissions_dump}}.counts.json",
     params:
         filters=config["reddit"]["filters"],
+        seed=config["seed"],
+        candidate_fraction=config["reddit"]["candidate_fraction"],
     log:
         f"{LOGS}/data/select_posts/{{submissions_dump}}.log",
     benchmark:
@@ -119,6 +121,7 @@ rule build_threads:
         seed=config["seed"],
         max_parents=config["context"]["max_parents"],
         max_siblings=config["context"]["max_siblings"],
+        candidate_fraction=config["reddit"]["candidate_fraction"],
     log:
         f"{LOGS}/data/build_threads.log",
     benchmark:

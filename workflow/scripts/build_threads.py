@@ -18,5 +18,6 @@ build_threads(
         seed=params.seed,
         max_parents=params.max_parents,
         max_siblings=params.max_siblings,
+        candidate_fraction=params.candidate_fraction,
     ),
 )

@@ -8,4 +8,6 @@ select_posts(
     snakemake.output.posts,
     snakemake.output.counts,
     RedditFilters.from_config(snakemake.params.filters),
+    seed=snakemake.params.seed,
+    candidate_fraction=snakemake.params.candidate_fraction,
 )
