@@ -51,7 +51,7 @@ def _base36(n: int) -> str:
             return out
 
 
-def make_comment(rng: random.Random, i: int, n_posts: int) -> bytes:
+def make_comment(rng: random.Random, i: int, n_posts: int, spaced: bool) -> bytes:
     post = _base36(10_000_000 + rng.randrange(n_posts))
     record = {
         "all_awardings": [], "author": f"user_{rng.randrange(10**6)}",
@@ -67,17 +67,20 @@ def make_comment(rng: random.Random, i: int, n_posts: int) -> bytes:
         "r/AskReddit", "subreddit_type": "public", "total_awards_received": 0,
     }
     record.update({key: None for key in EXTRA_KEYS[: rng.randint(25, 45)]})
-    return orjson.dumps(record)
+    # Dumps of some eras (the 2024 lines in ../shared/data) are written with ", " and ": ".
+    return json.dumps(record).encode() if spaced else orjson.dumps(record)
 
 
-def generate(dump: Path, plain: Path, target_mb: int, n_posts: int, seed: int) -> int:
+def generate(dump: Path, plain: Path, target_mb: int, n_posts: int, seed: int,
+             spaced: bool) -> int:
     rng = random.Random(seed)
     written = 0
     cctx = zstandard.ZstdCompressor(level=3)
     with plain.open("wb") as raw, dump.open("wb") as handle, cctx.stream_writer(handle) as zst:
         i = 0
         while written < target_mb * 1_000_000:
-            block = b"".join(make_comment(rng, i + k, n_posts) + b"\n" for k in range(2000))
+            block = b"".join(make_comment(rng, i + k, n_posts, spaced) + b"\n"
+                             for k in range(2000))
             i += 2000
             raw.write(block)
             zst.write(block)
@@ -119,6 +122,8 @@ def main() -> None:
     # are of the order of 1% of comment lines.
     parser.add_argument("--kept-fraction", type=float, default=0.01,
                         help="fraction of posts kept by post selection")
+    parser.add_argument("--style", choices=["compact", "spaced"], default="compact",
+                        help='JSON separators of the dump lines: ":" or ": " (both occur in real dumps)')
     parser.add_argument("--repeats", type=int, default=3, help="timings of each; the best counts")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
@@ -127,13 +132,13 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="karma-ingest-"))
     workdir.mkdir(parents=True, exist_ok=True)
     dump, plain = workdir / "RC_2023-01.zst", workdir / "RC_2023-01.ndjson"
-    nbytes = generate(dump, plain, args.mb, args.posts, seed=1)
+    nbytes = generate(dump, plain, args.mb, args.posts, seed=1, spaced=args.style == "spaced")
     kept = [_base36(10_000_000 + k) for k in range(args.posts)
             if random.Random(k).random() < args.kept_fraction]
     posts = workdir / "posts.parquet"
     pq.write_table(pa.table({"post_id": kept}), posts)
     mb = nbytes / 1e6
-    print(f"dump: {mb:.0f} MB NDJSON, {dump.stat().st_size / 1e6:.0f} MB zst, "
+    print(f"dump: {mb:.0f} MB NDJSON ({args.style}), {dump.stat().st_size / 1e6:.0f} MB zst, "
           f"{len(kept)} of {args.posts} posts kept")
 
     def zstd_cli() -> None:

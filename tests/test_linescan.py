@@ -1,9 +1,11 @@
 """The compiled scan must return exactly the lines that need a parse and count every line."""
 
+import json
 import subprocess
 import sys
 
 import pytest
+from shared_data import SHARED_DATA, needs_shared_data
 
 from karma._linescan import lines_to_parse
 
@@ -28,7 +30,9 @@ def test_returns_kept_lines_and_counts_the_rest():
 
 @pytest.mark.parametrize("odd", [
     b"garbage without a link",
-    b'{"link_id": "t3_zzz"}',          # not compact: the scan cannot read it, the parse can
+    b'{"link_id": 12}',                # not a string: the scan cannot read it, the parse can
+    b'{"link_id":"t1_zzz"}',           # not a post id
+    b'{"link_id" "t3_zzz"}',           # no colon
     b'{"link_id":"t3_"}',              # empty id
     b'{"link_id":"t3_zz-z"}',          # id not closed by a quote
     b'{"link_id":"t3_zzz',             # line ends inside the id
@@ -37,6 +41,25 @@ def test_returns_kept_lines_and_counts_the_rest():
 def test_unreadable_link_ids_go_to_the_parse(odd):
     buf = line("zzz") + b"\n" + odd + b"\n" + line("zzz") + b"\n"
     assert spans_of(buf) == (3, [odd])
+
+
+@pytest.mark.parametrize("separator", [b":", b": ", b" : ", b":\t"])
+def test_blanks_around_the_colon_are_read(separator):
+    kept, other = (b'{"id":"c","link_id"%s"t3_%s","x":1}' % (separator, post)
+                   for post in (b"abc", b"zzz"))
+    assert spans_of(other + b"\n" + kept + b"\n") == (2, [kept])
+
+
+@needs_shared_data
+def test_every_real_dump_line_is_read_without_a_parse():
+    """The real lines of every era (compact, and spaced as in 2024) need no parse unless kept."""
+    data = (SHARED_DATA / "reddit_pushshift/pushshift_importer_test_comments.ndjson").read_bytes()
+    n_lines, spans = lines_to_parse(data, 0, len(data), set())
+    assert n_lines == 27 and spans == []
+    kept = {json.loads(line)["link_id"][3:].encode() for line in data.splitlines()[::5]}
+    n_lines, spans = lines_to_parse(data, 0, len(data), kept)
+    assert len(spans) == sum(json.loads(line)["link_id"][3:].encode() in kept
+                             for line in data.splitlines())
 
 
 def test_first_link_id_of_a_line_decides():

@@ -1,17 +1,28 @@
 /* The comment scan's inner loop: one pass over a decompressed region of a Pushshift RC_ dump.
  *
  * Nearly every line of a month of comments belongs to a post that was not kept, and parsing
- * JSON costs ~4 us a line. This loop finds each line's end (memchr) and its compact
- * "link_id":"t3_<id>" key (memmem), looks the id up in the set of kept post ids, and returns
- * only the lines that need a real parse: kept posts' lines and lines whose link id it cannot
- * read. Everything else is counted, never parsed. See karma/comment_collection.py.
+ * JSON costs ~4 us a line. This loop finds each line's end (memchr) and its "link_id" key
+ * (memmem), reads the "t3_<id>" value after it (dumps of some eras put a space after the colon),
+ * looks the id up in the set of kept post ids, and returns only the lines that need a real parse:
+ * kept posts' lines and lines whose link id it cannot read. Everything else is counted, never
+ * parsed. A quote inside a JSON string is escaped, so the key cannot be matched inside a value.
+ * See karma/comment_collection.py.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
 
-static const char NEEDLE[] = "\"link_id\":\"t3_";
-#define NEEDLE_LEN ((Py_ssize_t)(sizeof(NEEDLE) - 1))
+static const char KEY[] = "\"link_id\"";
+#define KEY_LEN (sizeof(KEY) - 1)
+static const char PREFIX[] = "\"t3_";
+#define PREFIX_LEN (sizeof(PREFIX) - 1)
+
+static const char *skip_blanks(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    return p;
+}
 
 static int is_id_char(char c)
 {
@@ -21,10 +32,16 @@ static int is_id_char(char c)
 /* 1 when the line's link id is in post_ids or unreadable (parse it), 0 when it is not kept. */
 static int needs_parse(const char *line, const char *line_end, PyObject *post_ids)
 {
-    const char *hit = memmem(line, (size_t)(line_end - line), NEEDLE, (size_t)NEEDLE_LEN);
+    const char *hit = memmem(line, (size_t)(line_end - line), KEY, KEY_LEN);
     if (hit == NULL)
         return 1;
-    const char *id = hit + NEEDLE_LEN, *stop = id;
+    const char *value = skip_blanks(hit + KEY_LEN, line_end);
+    if (value == line_end || *value != ':')
+        return 1;
+    value = skip_blanks(value + 1, line_end);
+    if ((size_t)(line_end - value) < PREFIX_LEN || memcmp(value, PREFIX, PREFIX_LEN) != 0)
+        return 1;
+    const char *id = value + PREFIX_LEN, *stop = id;
     while (stop < line_end && is_id_char(*stop))
         stop++;
     if (stop == id || stop == line_end || *stop != '"')
@@ -89,7 +106,7 @@ done:
 static PyMethodDef methods[] = {
     {"lines_to_parse", lines_to_parse, METH_VARARGS,
      "lines_to_parse(buffer, start, end, post_ids) -> (n_lines, [(line_start, line_end), ...])\n\n"
-     "Lines of buffer[start:end] that need a JSON parse: those whose compact link_id is in\n"
+     "Lines of buffer[start:end] that need a JSON parse: those whose link_id is in\n"
      "post_ids (a set of bytes ids without 't3_') and those whose link_id cannot be read.\n"
      "Every other line belongs to a post that was not kept. A last line without a newline\n"
      "counts as a line."},
