@@ -1,6 +1,8 @@
 """The compiled scan must return exactly the lines that need a parse and count every line."""
 
 import json
+import random
+import re
 import subprocess
 import sys
 
@@ -66,6 +68,35 @@ def test_first_link_id_of_a_line_decides():
     kept_first = line("abc", ',"x":{"link_id":"t3_zzz"}')
     other_first = line("zzz", ',"x":{"link_id":"t3_abc"}')
     assert spans_of(kept_first + b"\n" + other_first + b"\n") == (2, [kept_first])
+
+
+VALUE = re.compile(rb'"link_id"[ \t]*:[ \t]*"t3_([0-9A-Za-z]+)"')
+
+
+def reference_needs_parse(line: bytes, kept: set[bytes]) -> bool:
+    """The rule in plain Python: the first "link_id" key decides."""
+    at = line.find(b'"link_id"')
+    match = VALUE.match(line, at) if at >= 0 else None
+    return match is None or match.group(1) in kept
+
+
+def test_random_lines_agree_with_the_python_rule():
+    rng = random.Random(5)
+
+    def pick(*options: bytes) -> bytes:
+        return rng.choice(options)
+
+    def noise() -> bytes:
+        return b"".join(rng.choices([b"x", b",", b"{", b" ", b'"', b'"link_id"'], k=rng.randint(0, 3)))
+
+    lines = [noise() + pick(b'"link_id"', b'"link_id"', b'"link_id"', b'"link_i"', b"")
+             + pick(b":", b": ", b" :\t", b":", b"", b";") + pick(b'"t3_', b'"t3_', b'"t3_', b'"t1_')
+             + pick(b"abc", b"Q9", b"zzz", b"zzz", b"", b"a-b") + pick(b'"', b'"', b'"', b"")
+             + noise() for _ in range(5000)]
+    n_lines, parse = spans_of(b"".join(line + b"\n" for line in lines))
+    expected = [line for line in lines if reference_needs_parse(line, KEPT)]
+    assert n_lines == len(lines) and parse == expected
+    assert 300 < len(expected) < len(lines) - 300
 
 
 def test_respects_the_region_and_a_last_line_without_newline():

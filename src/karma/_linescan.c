@@ -94,8 +94,7 @@ static PyObject *lines_to_parse(PyObject *module, PyObject *args)
         line = line_end + 1;
     }
     PyBuffer_Release(&view);
-    PyObject *result = Py_BuildValue("(nN)", n_lines, spans);
-    return result;
+    return Py_BuildValue("(nN)", n_lines, spans);
 fail:
     Py_CLEAR(spans);
 done:

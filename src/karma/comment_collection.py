@@ -2,12 +2,12 @@
 
 A month of comments is hundreds of GB, and nearly every line belongs to a post that was not kept.
 A compiled loop (``karma._linescan``) walks each decompressed block in place, finds every line's
-``"link_id": "t3_<id>"`` key (with or without blanks) and returns only the lines that need a JSON parse: those of
-candidate posts and those whose link id it cannot read (malformed or oddly spelled lines, which
-the parse then classifies). Lines of posts that were not kept are counted as ``post_not_kept``
-without being parsed, so a malformed line of such a post is counted there rather than as
-``malformed_json``; the total is exact either way. Memory holds the candidate post ids and one
-decompressed block, never the dump.
+``"link_id": "t3_<id>"`` key (with or without blanks) and returns only the lines that need a JSON
+parse: those of candidate posts and those whose link id it cannot read (malformed or oddly spelled
+lines, which the parse then classifies). Lines of posts that were not kept are counted as
+``post_not_kept`` without being parsed, so a malformed line of such a post is counted there rather
+than as ``malformed_json``; the total is exact either way. Memory holds the candidate post ids and
+one decompressed block, never the dump.
 """
 
 from __future__ import annotations
