@@ -117,13 +117,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=220, help="uncompressed NDJSON size")
     parser.add_argument("--posts", type=int, default=200_000, help="distinct posts in the dump")
-    # Paper config: reddit.candidate_fraction 0.05 of the posts that pass the filters become
-    # candidates, and text posts carry a minority of a month's comments, so candidates' comments
-    # are of the order of 1% of comment lines.
+    # Paper config: reddit.candidate_fraction admits 5% of posts as candidates. If the posts that
+    # pass the filters carry a fifth of a month's comments (our assumption), the candidates'
+    # comments are about 1% of comment lines.
     parser.add_argument("--kept-fraction", type=float, default=0.01,
                         help="fraction of posts kept by post selection")
     parser.add_argument("--style", choices=["compact", "spaced"], default="compact",
-                        help='JSON separators of the dump lines: ":" or ": " (both occur in real dumps)')
+                        help='separators of the dump lines: ":" or ": " (real dumps have both)')
     parser.add_argument("--repeats", type=int, default=3, help="timings of each; the best counts")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
