@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+
+def read_stage_table(path: str | Path, columns: Sequence[str], what: str) -> pa.Table:
+    """A Parquet file the data stage wrote, checked for the columns a later stage relies on."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist; run the data stage first")
+    table = pq.read_table(path)
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise ValueError(f"{what} {path} lacks column(s) {', '.join(missing)}; expected "
+                         f"{', '.join(columns)}, as the data stage writes them")
+    return table
 
 
 class BatchedParquetWriter:

@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import pyarrow.parquet as pq
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from karma.formats import SETTINGS, Conversation, Setting
+from karma.parquet_io import read_stage_table
 from karma.settings import checked_kwargs
 
 log = logging.getLogger(__name__)
@@ -310,15 +310,7 @@ class Prompt:
 
 def read_prompts(path: str | Path) -> list[Prompt]:
     """PPO prompts from the data stage's Parquet file (one structured conversation per row)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"prompt file {path} does not exist; run the data stage first")
-    table = pq.read_table(path)
-    missing = [c for c in PROMPT_COLUMNS if c not in table.column_names]
-    if missing:
-        raise ValueError(
-            f"prompt file {path} lacks column(s) {', '.join(missing)}; expected {', '.join(PROMPT_COLUMNS)}"
-        )
+    table = read_stage_table(path, PROMPT_COLUMNS, "prompt file")
     prompts = []
     for row in table.select(list(PROMPT_COLUMNS)).to_pylist():
         conversation = Conversation(

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
@@ -45,6 +44,7 @@ from transformers import PreTrainedTokenizerBase, get_scheduler
 
 from karma.backbones import causal_lm_config, load_tokenizer
 from karma.binary_metrics import DEFAULT_THRESHOLD, binary_metrics
+from karma.parquet_io import read_stage_table
 from karma.reward_model import (
     KarmaRewardConfig,
     KarmaRewardModel,
@@ -169,15 +169,7 @@ class Split:
 
 def read_split(path: str | Path) -> Split:
     """Read a reward split written by the data stage, checking the columns this stage relies on."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"reward split {path} does not exist; run the data stage first")
-    table = pq.read_table(path)
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
-    if missing:
-        raise ValueError(
-            f"{path} lacks column(s) {', '.join(missing)}; it is not a reward split of the data stage"
-        )
+    table = read_stage_table(path, REQUIRED_COLUMNS, "reward split")
     labels = np.asarray(table.column("label").to_pylist())
     if len(labels) == 0:
         raise ValueError(f"{path} holds no examples")
