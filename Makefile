@@ -1,6 +1,6 @@
 # Two-command quick start: `make demo` and `make test`. Both create .venv when missing and
 # reinstall only when pyproject.toml, setup.py or the C source changed (the stamp file records the
-# last install). The install builds karma._linescan in place, in src/karma, where jobs import it.
+# last install). The install builds karma.data._linescan in place, in src/karma/data, where jobs import it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # torch==2.13.0 is pinned in pyproject.toml so pip takes the CPU wheel on local disk.
-$(STAMP): pyproject.toml setup.py src/karma/_linescan.c | $(BIN)/python
+$(STAMP): pyproject.toml setup.py src/karma/data/_linescan.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)

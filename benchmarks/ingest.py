@@ -4,7 +4,7 @@ Generates an RC_ dump of realistic Pushshift comment lines (~60 keys, ~1 KB each
 200 MB of NDJSON), then measures in one run, on one core:
   - `zstd -dc dump.zst > /dev/null`              (the decompression floor)
   - a json.loads loop over the uncompressed NDJSON (the naive parser)
-  - karma.comment_collection.collect_comments    (decompress + find kept posts' lines + parse)
+  - karma.data.comment_collection.collect_comments    (decompress + find kept posts' lines + parse)
 Each is timed --repeats times in turn and its best time counts, as timeit does: the machine's
 noise only ever adds time. Goals: ingest >= 0.5x the zstd rate and >= 4x the json.loads loop.
 
@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
-from karma.comment_collection import collect_comments, read_post_ids
-from karma.reddit_filters import RedditFilters
+from karma.data.comment_collection import collect_comments, read_post_ids
+from karma.data.filters import RedditFilters
 
 _VOCAB_RNG = random.Random(0)
 # A Zipf-like vocabulary of 20k pseudo-words: real comment text compresses about 5-8x with zstd -3,
@@ -92,8 +92,8 @@ def job_memory(dump: Path, posts: Path, workdir: Path) -> tuple[float, float]:
     """Peak RSS after the imports, and at the end, of one ingest in a fresh interpreter."""
     code = (
         "import resource, sys\n"
-        "from karma.comment_collection import collect_comments\n"
-        "from karma.reddit_filters import RedditFilters\n"
+        "from karma.data.comment_collection import collect_comments\n"
+        "from karma.data.filters import RedditFilters\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
         "collect_comments(sys.argv[1], [sys.argv[2]], sys.argv[3] + '/rss.parquet',\n"
         "                 sys.argv[3] + '/rss.json', RedditFilters())\n"

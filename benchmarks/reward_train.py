@@ -1,6 +1,6 @@
 """Training throughput of the karma reward model for a backbone shape (random init, random tokens).
 
-Measures full fine-tuning steps (forward, BCE, backward, AdamW) exactly as karma.reward_training does
+Measures full fine-tuning steps (forward, BCE, backward, AdamW) exactly as karma.reward.training does
 them, on full-length sequences, and prints examples/s, tokens/s and, on a GPU, model FLOPs utilisation:
 6 x N x tokens/s over the GPU's peak dense bf16 FLOP/s, where N counts the parameters that do matrix
 work (all but the input embedding, which is a lookup). A second figure adds the attention score FLOPs
@@ -22,8 +22,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 
 from karma.backbones import VocabInfo, causal_lm_config
-from karma.reward_model import KarmaRewardConfig, KarmaRewardModel, pick_device
-from karma.reward_training import micro_batch_loss
+from karma.reward.model import KarmaRewardConfig, KarmaRewardModel, pick_device
+from karma.reward.training import micro_batch_loss
 
 PRESETS: dict[str, tuple[dict, VocabInfo]] = {
     "tiny": (

@@ -107,24 +107,12 @@ def build_causal_lm(
     return model
 
 
-def write_tiny_model(
-    spec: Mapping[str, Any], tokenizer_dir: str | Path, out_dir: str | Path, *, seed: int = 0
-) -> Path:
-    """Build a model for the tokenizer in ``tokenizer_dir`` and save both to ``out_dir`` (safetensors)."""
-    tokenizer = load_tokenizer(tokenizer_dir)
-    model = build_causal_lm(spec, tokenizer, seed=seed)
-    out = Path(out_dir)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
-
-
 def _model_dir(path: str | Path, what: str) -> Path:
     path = Path(path)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(
             f"{path} is not a {what} directory (no config.json); build it first "
-            "(write_tiny_model for the demo, the download rule for hub models)"
+            "(karma.demo.tiny_models.write_tiny_model for the demo, the download rule for hub models)"
         )
     return path
 

@@ -4,7 +4,7 @@ import os
 import re
 from pathlib import Path
 
-from karma.report_layout import figure_paths, table_paths
+from karma.report.layout import figure_paths, table_paths
 
 
 RESULTS = f"results/{config['run']}"

@@ -1,6 +1,6 @@
+from karma.data.examples import build_examples
+from karma.data.labels import LabelRule
 from karma.job_logging import setup_job_logging
-from karma.labels import LabelRule
-from karma.reward_examples import build_examples
 
 setup_job_logging(snakemake.log[0])
 build_examples(

@@ -1,5 +1,5 @@
+from karma.data.prompts import build_reddit_prompts
 from karma.job_logging import setup_job_logging
-from karma.ppo_prompts import build_reddit_prompts
 
 setup_job_logging(snakemake.log[0])
 build_reddit_prompts(

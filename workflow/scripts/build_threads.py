@@ -1,6 +1,6 @@
+from karma.data.filters import RedditFilters
+from karma.data.threads import ThreadOptions, build_threads
 from karma.job_logging import setup_job_logging
-from karma.reddit_filters import RedditFilters
-from karma.threads import ThreadOptions, build_threads
 
 setup_job_logging(snakemake.log[0])
 params = snakemake.params

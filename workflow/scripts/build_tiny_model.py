@@ -1,4 +1,4 @@
-from karma.backbones import write_tiny_model
+from karma.demo.tiny_models import write_tiny_model
 from karma.job_logging import setup_job_logging
 
 setup_job_logging(snakemake.log[0])

@@ -1,5 +1,5 @@
+from karma.data.prompts import build_ultrachat_prompts
 from karma.job_logging import setup_job_logging
-from karma.ppo_prompts import build_ultrachat_prompts
 
 setup_job_logging(snakemake.log[0])
 build_ultrachat_prompts(

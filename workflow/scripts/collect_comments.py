@@ -1,6 +1,6 @@
-from karma.comment_collection import collect_comments
+from karma.data.comment_collection import collect_comments
+from karma.data.filters import RedditFilters
 from karma.job_logging import setup_job_logging
-from karma.reddit_filters import RedditFilters
 
 setup_job_logging(snakemake.log[0])
 collect_comments(

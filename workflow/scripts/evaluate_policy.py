@@ -1,7 +1,7 @@
 from pathlib import Path
 
+from karma.evaluation.lm_eval_runner import benchmark_specs, evaluate_policy
 from karma.job_logging import setup_job_logging
-from karma.lm_eval_runner import benchmark_specs, evaluate_policy
 
 setup_job_logging(snakemake.log[0])
 run = snakemake.params.run

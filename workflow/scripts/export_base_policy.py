@@ -1,5 +1,5 @@
 from karma.job_logging import setup_job_logging
-from karma.policy_training import export_base_policy
+from karma.ppo.training import export_base_policy
 
 setup_job_logging(snakemake.log[0])
 export_base_policy(snakemake.input.policy, snakemake.output.model)

@@ -1,6 +1,6 @@
+from karma.evaluation.toxicity import DETOXIFY_CHECKPOINT_URL
 from karma.hub_fetch import fetch_model_files, fetch_url
 from karma.job_logging import setup_job_logging
-from karma.toxicity import DETOXIFY_CHECKPOINT_URL
 
 setup_job_logging(snakemake.log[0])
 fetch_url(DETOXIFY_CHECKPOINT_URL, snakemake.output.checkpoint)

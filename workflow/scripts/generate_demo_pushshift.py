@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from karma.demo_data import write_demo_pushshift
+from karma.demo.pushshift_writer import write_demo_pushshift
 from karma.job_logging import setup_job_logging
 
 setup_job_logging(snakemake.log[0])

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from karma.demo_data import write_demo_ultrachat
+from karma.demo.ultrachat import write_demo_ultrachat
 from karma.job_logging import setup_job_logging
 
 setup_job_logging(snakemake.log[0])

@@ -1,6 +1,6 @@
+from karma.data.filters import RedditFilters
+from karma.data.post_selection import select_posts
 from karma.job_logging import setup_job_logging
-from karma.post_selection import select_posts
-from karma.reddit_filters import RedditFilters
 
 setup_job_logging(snakemake.log[0])
 select_posts(

@@ -3,7 +3,7 @@ import json
 import torch
 
 from karma.job_logging import setup_job_logging
-from karma.policy_training import train_policy
+from karma.ppo.training import train_policy
 
 setup_job_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)

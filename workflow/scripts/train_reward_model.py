@@ -1,5 +1,5 @@
 from karma.job_logging import setup_job_logging
-from karma.reward_training import train_reward_model
+from karma.reward.training import train_reward_model
 
 setup_job_logging(snakemake.log[0])
 train_reward_model(

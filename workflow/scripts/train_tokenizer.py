@@ -1,5 +1,5 @@
+from karma.demo.tokenizer_training import train_tokenizer
 from karma.job_logging import setup_job_logging
-from karma.tokenizer_training import train_tokenizer
 
 setup_job_logging(snakemake.log[0])
 train_tokenizer(snakemake.input.texts, snakemake.output[0], **snakemake.params.cfg)

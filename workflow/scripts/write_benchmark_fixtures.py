@@ -1,4 +1,7 @@
-from karma.benchmark_fixtures import check_fixture_outputs, write_benchmark_fixtures
+from karma.demo.benchmark_fixtures import (
+    check_fixture_outputs,
+    write_benchmark_fixtures,
+)
 from karma.job_logging import setup_job_logging
 
 setup_job_logging(snakemake.log[0])

@@ -1,6 +1,6 @@
-from karma.figures import write_all_figures
 from karma.job_logging import setup_job_logging
-from karma.significance import SignificanceOptions
+from karma.report.figures import write_all_figures
+from karma.report.significance import SignificanceOptions
 
 setup_job_logging(snakemake.log[0])
 params = snakemake.params

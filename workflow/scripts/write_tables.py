@@ -1,6 +1,6 @@
 from karma.job_logging import setup_job_logging
-from karma.result_tables import write_all_tables
-from karma.significance import SignificanceOptions
+from karma.report.significance import SignificanceOptions
+from karma.report.tables import write_all_tables
 
 setup_job_logging(snakemake.log[0])
 params = snakemake.params

@@ -1,0 +1,124 @@
+"""Prompts for PPO as structured conversations, rendered per setting only at training time.
+
+Both sources share one schema, so the PPO stage formats Reddit and UltraChat prompts through the
+same ``karma.formats`` code the reward model was trained with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from karma.data.examples import (
+    conversation_from_thread,
+    is_test_post,
+    read_thread_rows,
+    truncate,
+)
+from karma.formats import Conversation
+from karma.stable_hash import stable_unit
+
+log = logging.getLogger(__name__)
+
+PROMPT_SCHEMA = pa.schema(
+    [
+        ("prompt_id", pa.string()),
+        ("source", pa.string()),
+        ("title", pa.string()),
+        ("body", pa.string()),
+        ("parents", pa.list_(pa.string())),
+        ("siblings", pa.list_(pa.string())),
+        ("subreddit", pa.string()),
+        ("created_utc", pa.int64()),
+    ]
+)
+
+
+def conversation_from_prompt(row: dict[str, Any]) -> Conversation:
+    return Conversation(
+        title=row["title"],
+        body=row["body"],
+        parents=tuple(row["parents"]),
+        siblings=tuple(row["siblings"]),
+        subreddit=row["subreddit"],
+        created_utc=row["created_utc"],
+    )
+
+
+def _prompt_row(prompt_id: str, source: str, conv: Conversation) -> dict[str, Any]:
+    return {
+        "prompt_id": prompt_id,
+        "source": source,
+        "title": conv.title,
+        "body": conv.body,
+        "parents": list(conv.parents),
+        "siblings": list(conv.siblings),
+        "subreddit": conv.subreddit,
+        "created_utc": conv.created_utc,
+    }
+
+
+def _limit(rows: list[dict[str, Any]], max_prompts: int | None, seed: int) -> list[dict[str, Any]]:
+    rows.sort(key=lambda r: (stable_unit(seed, "prompt", r["prompt_id"]), r["prompt_id"]))
+    return rows if max_prompts is None else rows[:max_prompts]
+
+
+def _write(rows: list[dict[str, Any]], out_path: str | Path) -> None:
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=PROMPT_SCHEMA), out_path, compression="zstd")
+
+
+def build_reddit_prompts(
+    shard_paths: Sequence[str | Path], out_path: str | Path, *, seed: int, test_fraction: float,
+    max_prompts: int | None, max_turn_chars: int,
+) -> int:
+    """One prompt per replied-to context (post or comment) of the training threads only."""
+    rows: dict[str, dict[str, Any]] = {}
+    for row in sorted(read_thread_rows(shard_paths), key=lambda r: r["comment_id"]):
+        if is_test_post(row["post_id"], seed, test_fraction) or row["parent_id"] in rows:
+            continue
+        conv = conversation_from_thread(row, max_turn_chars)
+        rows[row["parent_id"]] = _prompt_row(row["parent_id"], "reddit", conv)
+    chosen = _limit(list(rows.values()), max_prompts, seed)
+    _write(chosen, out_path)
+    log.info("reddit prompts: %d of %d contexts", len(chosen), len(rows))
+    return len(chosen)
+
+
+UltraChatMode = Literal["first_turn", "dialogue"]
+
+
+def build_ultrachat_prompts(
+    source_path: str | Path, out_path: str | Path, *, seed: int, max_prompts: int | None,
+    mode: UltraChatMode, max_turn_chars: int,
+) -> int:
+    """UltraChat-200k rows (``prompt``, ``prompt_id``, ``messages``) as conversations.
+
+    ``first_turn`` uses the opening user request; ``dialogue`` keeps the earlier turns as parents
+    and ends on the last user turn, so the policy writes the next assistant turn.
+    """
+    table = pq.read_table(source_path)
+    missing = {"prompt", "prompt_id", "messages"} - set(table.column_names)
+    if missing:
+        raise ValueError(f"{source_path}: not an UltraChat-200k file, missing {sorted(missing)}")
+    rows = []
+    for record in table.to_pylist():
+        if mode == "first_turn":
+            conv = Conversation(title=truncate(record["prompt"], max_turn_chars))
+        else:
+            turns = [m["content"] for m in record["messages"]]
+            last_user = max(i for i, m in enumerate(record["messages"]) if m["role"] == "user")
+            parents = [truncate(t, max_turn_chars) for t in turns[1 : last_user + 1]]
+            conv = Conversation(title=truncate(turns[0], max_turn_chars), parents=tuple(parents))
+        prompt_id = record["prompt_id"] or hashlib.sha256(record["prompt"].encode()).hexdigest()
+        rows.append(_prompt_row(prompt_id, "ultrachat", conv))
+    chosen = _limit(rows, max_prompts, seed)
+    _write(chosen, out_path)
+    log.info("ultrachat prompts: %d of %d", len(chosen), len(rows))
+    return len(chosen)
