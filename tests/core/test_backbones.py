@@ -12,9 +12,9 @@ from karma.backbones import (
     load_backbone,
     load_causal_lm,
     load_tokenizer,
-    write_tiny_model,
 )
-from karma.tokenizer_training import train_bpe_tokenizer
+from karma.demo.tiny_models import write_tiny_model
+from karma.demo.tokenizer_training import train_bpe_tokenizer
 
 SPECS = {
     "llama": {

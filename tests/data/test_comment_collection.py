@@ -7,14 +7,14 @@ import pyarrow.parquet as pq
 import pytest
 from reddit_fixtures import comment, write_dump
 
-import karma.pushshift
-from karma.comment_collection import collect_comments
-from karma.reddit_filters import RedditFilters
+import karma.data.pushshift
+from karma.data.comment_collection import collect_comments
+from karma.data.filters import RedditFilters
 
 
 @pytest.mark.parametrize("read_size", [256, 4096, 1 << 20])
 def test_fast_scan_matches_a_full_parse(tmp_path, monkeypatch, read_size):
-    monkeypatch.setattr(karma.pushshift, "READ_SIZE", read_size)
+    monkeypatch.setattr(karma.data.pushshift, "READ_SIZE", read_size)
     lines = []
     for i in range(600):
         pid = f"p{i % 40}"

@@ -7,13 +7,13 @@ import pyarrow.parquet as pq
 import pytest
 from reddit_fixtures import comment, post, write_dump
 
-from karma.comment_collection import collect_comments
-from karma.labels import LabelRule
-from karma.post_selection import select_posts
-from karma.ppo_prompts import build_reddit_prompts
-from karma.reddit_filters import RedditFilters
-from karma.reward_examples import build_examples
-from karma.threads import ThreadOptions, build_threads
+from karma.data.comment_collection import collect_comments
+from karma.data.examples import build_examples
+from karma.data.filters import RedditFilters
+from karma.data.labels import LabelRule
+from karma.data.post_selection import select_posts
+from karma.data.prompts import build_reddit_prompts
+from karma.data.threads import ThreadOptions, build_threads
 
 FILTERS = RedditFilters()
 
@@ -178,7 +178,7 @@ def test_examples_split_by_thread_with_labels(stage, setting):
 
 
 def test_reddit_prompts_come_from_training_threads(stage, tmp_path):
-    from karma.reward_examples import is_test_post
+    from karma.data.examples import is_test_post
 
     out = tmp_path / "reddit.parquet"
     n = build_reddit_prompts(stage["shards"], out, seed=1, test_fraction=0.3, max_prompts=None,

@@ -1,14 +1,14 @@
 import pytest
 from reddit_fixtures import post
 
-from karma.pushshift import to_submission
-from karma.reddit_filters import (
+from karma.data.filters import (
     RedditFilters,
     comment_drop_reason,
     detected_language,
     submission_drop_reason,
     unsubstantive_reason,
 )
+from karma.data.pushshift import to_submission
 
 FILTERS = RedditFilters()
 

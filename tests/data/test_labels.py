@@ -1,6 +1,6 @@
 import pytest
 
-from karma.labels import LabelRule
+from karma.data.labels import LabelRule
 
 
 @pytest.mark.parametrize(

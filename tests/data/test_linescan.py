@@ -7,9 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from karma.data._linescan import lines_to_parse
 from shared_data import SHARED_DATA, needs_shared_data
-
-from karma._linescan import lines_to_parse
 
 KEPT = {b"abc", b"Q9"}
 
@@ -121,8 +120,8 @@ def test_rejects_bad_arguments():
 
 
 def test_a_missing_build_names_the_fix():
-    code = ("import sys; sys.modules['karma._linescan'] = None\n"
-            "import karma.comment_collection")
+    code = ("import sys; sys.modules['karma.data._linescan'] = None\n"
+            "import karma.data.comment_collection")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0
-    assert "karma._linescan" in result.stderr and "pip install -e ." in result.stderr
+    assert "karma.data._linescan" in result.stderr and "pip install -e ." in result.stderr

@@ -4,7 +4,7 @@ import zstandard
 from reddit_fixtures import comment, post, write_dump
 from shared_data import SHARED_DATA, needs_shared_data
 
-from karma.pushshift import (
+from karma.data.pushshift import (
     DumpReadError,
     MalformedRecord,
     iter_lines,
@@ -94,10 +94,10 @@ def test_unknown_suffix_and_missing_file(tmp_path):
 
 
 def test_chunking_keeps_lines_whole(tmp_path, monkeypatch):
-    import karma.pushshift
-    from karma.pushshift import iter_chunks
+    import karma.data.pushshift
+    from karma.data.pushshift import iter_chunks
 
-    monkeypatch.setattr(karma.pushshift, "READ_SIZE", 512)
+    monkeypatch.setattr(karma.data.pushshift, "READ_SIZE", 512)
     records = [post(str(i), selftext="x" * (i % 97)) for i in range(3000)]
     path = write_dump(tmp_path / "RS_c.zst", records)
     chunks = list(iter_chunks(path))

@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 from shared_data import SHARED_DATA, needs_shared_data
 
-from karma import benchmark_data
-from karma.benchmark_fixtures import benchmark_fixture_paths, write_benchmark_fixtures
+from karma.evaluation import benchmark_data
+from karma.demo.benchmark_fixtures import (
+    benchmark_fixture_paths,
+    write_benchmark_fixtures,
+)
 
 REAL = SHARED_DATA
 needs_real = needs_shared_data
@@ -106,7 +109,10 @@ def test_fixture_schemas_match_the_real_files(fixtures: dict) -> None:
 
 
 def test_configured_fixture_paths_must_match_the_writer(tmp_path):
-    from karma.benchmark_fixtures import benchmark_fixture_paths, check_fixture_outputs
+    from karma.demo.benchmark_fixtures import (
+        benchmark_fixture_paths,
+        check_fixture_outputs,
+    )
 
     written = benchmark_fixture_paths(tmp_path)
     check_fixture_outputs(written, [str(written["humor"]), str(written["mmlu"])])

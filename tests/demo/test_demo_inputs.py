@@ -15,17 +15,15 @@ import zstandard
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 from scipy.stats import chi2_contingency
 
-from karma import demo_data
-from karma.demo_data import (
+from karma.demo import corpus as demo_corpus
+from karma.demo.corpus import SUBREDDIT_FACTORS, hour_factor
+from karma.demo.pushshift_writer import (
     COMMENT_REQUIRED,
     SUBMISSION_REQUIRED,
-    SUBREDDIT_FACTORS,
-    ULTRACHAT_SCHEMA,
     build_demo_corpus,
-    hour_factor,
     write_demo_pushshift,
-    write_demo_ultrachat,
 )
+from karma.demo.ultrachat import ULTRACHAT_SCHEMA, write_demo_ultrachat
 
 MONTHS = ["2019-01", "2019-02"]
 N_POSTS = 600
@@ -63,7 +61,7 @@ def dumps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def rewarding(score: int, parent_score: int) -> bool:
-    return score >= demo_data.LABEL_RATIO * parent_score
+    return score >= demo_corpus.LABEL_RATIO * parent_score
 
 
 def parent_score(record: dict[str, Any], records: dict[str, dict[str, Any]]) -> int:

@@ -6,8 +6,12 @@ import pandas as pd
 import pytest
 from transformers import AutoTokenizer
 
+from karma.demo.tokenizer_training import (
+    read_texts,
+    train_bpe_tokenizer,
+    train_tokenizer,
+)
 from karma.formats import SPECIAL_TAGS, Conversation, render_example
-from karma.tokenizer_training import read_texts, train_bpe_tokenizer, train_tokenizer
 
 WORDS = "the cat sat on a mat while my dog ate pasta with garlic and butter lol thanks".split()
 

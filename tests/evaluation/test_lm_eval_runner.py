@@ -15,15 +15,16 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from shared_data import SHARED_DATA, needs_shared_data
 
-from karma import benchmark_data  # noqa: E402
+from karma.evaluation import benchmark_data  # noqa: E402
 from karma.backbones import (  # noqa: E402
     build_causal_lm,
     load_causal_lm,
     load_tokenizer,
 )
-from karma.benchmark_fixtures import write_benchmark_fixtures  # noqa: E402
-from karma.cells import read_cell  # noqa: E402
-from karma.lm_eval_runner import (  # noqa: E402
+from karma.demo.benchmark_fixtures import write_benchmark_fixtures  # noqa: E402
+from karma.demo.tokenizer_training import train_bpe_tokenizer  # noqa: E402
+from karma.evaluation.cells import read_cell  # noqa: E402
+from karma.evaluation.lm_eval_runner import (  # noqa: E402
     BENCHMARKS,
     TASKS_DIR,
     benchmark_specs,
@@ -31,7 +32,6 @@ from karma.lm_eval_runner import (  # noqa: E402
     force_offline,
     make_task_manager,
 )
-from karma.tokenizer_training import train_bpe_tokenizer  # noqa: E402
 
 REAL = SHARED_DATA
 LIMITS = {"humor": 6, "sentiment": 6, "toxicity": 4, "bias": None, "truthfulqa": 5, "mmlu": 12, "sycophancy": 4}

@@ -26,8 +26,8 @@ from lm_eval.api.task import ConfigurableTask  # noqa: E402
 from lm_eval.tasks._yaml_loader import load_yaml  # noqa: E402
 from shared_data import SHARED_DATA, needs_shared_data
 
-from karma import benchmark_data  # noqa: E402
-from karma.lm_eval_runner import make_task_manager  # noqa: E402
+from karma.evaluation import benchmark_data  # noqa: E402
+from karma.evaluation.lm_eval_runner import make_task_manager  # noqa: E402
 
 REAL = SHARED_DATA
 pytestmark = needs_shared_data

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from karma import toxicity
-from karma.toxicity import (
+from karma.evaluation import toxicity
+from karma.evaluation.toxicity import (
     TOXICITY_LABELS,
     LexiconScorer,
     PerspectiveScorer,

@@ -1,7 +1,7 @@
 """The cross-tokenizer PPO reward: a rollout's reward is the reward model on the formatted text.
 
 Also home of the tiny offline "world" (two different tokenizers, tiny policies, a tiny reward model,
-a prompt file) that the PPO tests in test_trl_ppo.py and test_policy_training.py build on.
+a prompt file) that the PPO tests in test_trl_backend.py and test_ppo_training.py build on.
 """
 
 from __future__ import annotations
@@ -18,10 +18,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from karma.backbones import build_causal_lm
+from karma.demo.tokenizer_training import SpecialTokens, train_bpe_tokenizer
 from karma.formats import SETTINGS, Conversation, render_example
-from karma.ppo_reward import CrossTokenizerReward, decode_response, response_token_ids
-from karma.reward_model import KarmaRewardModel, RewardScorer, save_reward_model
-from karma.tokenizer_training import SpecialTokens, train_bpe_tokenizer
+from karma.ppo.cross_tokenizer import (
+    CrossTokenizerReward,
+    decode_response,
+    response_token_ids,
+)
+from karma.reward.model import KarmaRewardModel, RewardScorer, save_reward_model
 
 WORDS = (
     "the cat dog runs fast slow happy sad reddit karma post reply funny good bad why how what is "

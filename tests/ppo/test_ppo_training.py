@@ -17,21 +17,17 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_ppo_reward import write_policy, write_prompts, write_reward_model
+from test_cross_tokenizer import write_policy, write_prompts, write_reward_model
 
-from karma.policy_training import (
+from karma.ppo.checkpoints import CheckpointStore, TrainingState
+from karma.ppo.memory import ModelShape, estimate_ppo_memory_gib
+from karma.ppo.settings import PolicyTrainingConfig
+from karma.ppo.state import read_prompts, read_train_log
+from karma.ppo.training import export_base_policy, train_policy
+from karma.ppo.variants import (
     SAME_FAMILY_KEY,
-    CheckpointStore,
-    ModelShape,
-    PolicyTrainingConfig,
-    TrainingState,
     check_same_family,
-    estimate_ppo_memory_gib,
-    export_base_policy,
     model_family,
-    read_prompts,
-    read_train_log,
-    train_policy,
     variants_from_config,
 )
 
@@ -113,7 +109,7 @@ def test_kl_band_warning_fires_when_policy_drifts(world, tmp_path, caplog):
     """Forced drift: a huge learning rate and a narrow band; the first update (policy == base) is in it."""
     config = {"ppo": {**TINY_PPO, "total_episodes": 6, "learning_rate": 0.05}, "kl_band": {"high": 1e-3},
               "sample_every": 2, "samples_per_row": 1, "device": "cpu"}
-    with caplog.at_level(logging.WARNING, logger="karma.policy_training"):
+    with caplog.at_level(logging.WARNING, logger="karma.ppo.training"):
         summary = train_policy(*run_args(world, tmp_path), config=config)
     rows = read_train_log(tmp_path / "train_log.jsonl")
     assert [r["update"] for r in rows] == [1, 2, 3]
@@ -181,7 +177,7 @@ def complete_checkpoints(directory: Path) -> list[Path]:
 CHILD = """
 import json, logging, sys
 logging.basicConfig(level=logging.INFO)
-from karma.policy_training import train_policy
+from karma.ppo.training import train_policy
 train_policy(*sys.argv[1:9], config=json.loads(sys.argv[9]))
 """
 

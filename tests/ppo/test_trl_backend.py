@@ -9,7 +9,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
 import torch
-from test_ppo_reward import (
+from test_cross_tokenizer import (
     SPECS,
     policy_tokenizer,
     write_policy,
@@ -20,10 +20,10 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from karma.backbones import build_causal_lm
 from karma.formats import render_example
-from karma.policy_training import PolicyTrainingConfig, PPOSettings, read_prompts
-from karma.ppo_reward import CrossTokenizerReward
-from karma.reward_model import RewardScorer
-from karma.trl_ppo import (
+from karma.ppo.cross_tokenizer import CrossTokenizerReward
+from karma.ppo.settings import PolicyTrainingConfig, PPOSettings
+from karma.ppo.state import read_prompts
+from karma.ppo.trl_backend import (
     ADDED_PAD_TOKEN,
     AdapterRewardModel,
     build_models,
@@ -32,6 +32,7 @@ from karma.trl_ppo import (
     run_ppo,
     tokenize_prompts,
 )
+from karma.reward.model import RewardScorer
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +137,7 @@ def test_ppo_steps_once_per_mini_batch_and_optimises_the_adapter_reward(world):
 
 
 def test_prompt_order_continues_across_a_resume():
-    from karma.trl_ppo import prompt_order
+    from karma.ppo.trl_backend import prompt_order
 
     full = prompt_order(10, 3, seed=7, start_update=0, total_updates=8)
     assert len(full) == 24

@@ -1,4 +1,4 @@
-"""Figures from the synthetic run of test_result_tables: files exist, are well-formed, bad input fails."""
+"""Figures from the synthetic run of test_tables: files exist, are well-formed, bad input fails."""
 
 from __future__ import annotations
 
@@ -7,24 +7,24 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from test_result_tables import POLICIES, make_cell, write_synthetic_run
+from test_tables import POLICIES, make_cell, write_synthetic_run
 
-from karma.cells import write_cell
-from karma.figures import (
+from karma.evaluation.cells import write_cell
+from karma.report.figures import (
     plot_bias_shift,
     plot_ppo_training,
     plot_reward_roc,
     read_train_log,
     write_all_figures,
 )
-from karma.report_layout import (
+from karma.report.layout import (
     BIAS_FIGURE_STEM,
     PPO_FIGURE_STEM,
     ROC_FIGURE_STEM,
     TOXICITY_FIGURE_STEM,
     figure_paths,
 )
-from karma.significance import SignificanceOptions
+from karma.report.significance import SignificanceOptions
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from karma.cells import Cell, ItemScore
-from karma.significance import (
+from karma.evaluation.cells import Cell, ItemScore
+from karma.report.significance import (
     ACROSS_CATEGORIES,
     ACROSS_MODELS,
     ACROSS_MODELS_BY_CATEGORY,

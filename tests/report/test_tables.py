@@ -10,21 +10,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from karma.cells import Cell, ItemScore, read_cell, write_cell
-from karma.published import (
-    load_published,
-    paper_policies,
-    published_cells,
-    published_reward_metrics,
-)
-from karma.report_layout import (
+from karma.evaluation.cells import Cell, ItemScore, read_cell, write_cell
+from karma.report.layout import (
     COMPARISON_TABLE_STEM,
     ERODED_TABLE_STEM,
     REWARD_TABLE_STEM,
     benchmark_table_stem,
     table_paths,
 )
-from karma.result_tables import (
+from karma.report.published import (
+    load_published,
+    paper_policies,
+    published_cells,
+    published_reward_metrics,
+)
+from karma.report.significance import SignificanceOptions
+from karma.report.tables import (
     SIGNIFICANCE_HEADER,
     write_all_tables,
     write_benchmark_tables,
@@ -32,7 +33,6 @@ from karma.result_tables import (
     write_reward_table,
     write_significance_csv,
 )
-from karma.significance import SignificanceOptions
 
 POLICIES = ("pythia-70m", "pythia-1b", "falcon-1b")
 BENCHMARKS = ("humor", "sentiment", "bias", "toxicity", "sycophancy", "truthfulqa", "mmlu")
@@ -70,7 +70,7 @@ def _items(benchmark: str, policy: str, variant: str) -> list[ItemScore]:
 
 
 def make_cell(benchmark: str, policy: str, variant: str) -> Cell:
-    """A cell in the shapes karma.lm_eval_runner writes: grouped categories hold the mean of each
+    """A cell in the shapes karma.evaluation.lm_eval_runner writes: grouped categories hold the mean of each
     score by name plus n; toxicity's score dimensions hold {"mean": ...}."""
     items = _items(benchmark, policy, variant)
     primary = "acc" if benchmark in BINARY else f"{benchmark}_score"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk
 
-from karma.binary_metrics import binary_metrics
+from karma.reward.metrics import binary_metrics
 
 
 def fixed_scores(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

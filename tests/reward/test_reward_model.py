@@ -8,8 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from karma.backbones import load_tokenizer, write_tiny_model
-from karma.reward_model import (
+from karma.backbones import load_tokenizer
+from karma.demo.tiny_models import write_tiny_model
+from karma.demo.tokenizer_training import train_bpe_tokenizer
+from karma.reward.model import (
     KarmaRewardModel,
     RewardScorer,
     encode,
@@ -18,7 +20,6 @@ from karma.reward_model import (
     pool_last_token,
     save_reward_model,
 )
-from karma.tokenizer_training import train_bpe_tokenizer
 
 SPEC = {
     "architecture": "llama",
@@ -136,7 +137,7 @@ def test_scoring_truncates_from_the_left(model_and_tokenizer):
 
 def test_a_causal_lm_object_is_reduced_to_its_backbone_and_round_trips(backbone_dir, tmp_path):
     from karma.backbones import load_causal_lm
-    from karma.reward_model import load_reward_model, save_reward_model
+    from karma.reward.model import load_reward_model, save_reward_model
 
     lm = load_causal_lm(backbone_dir)
     model = KarmaRewardModel.from_backbone(lm, seed=1)

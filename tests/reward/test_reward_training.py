@@ -16,10 +16,11 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from karma.backbones import causal_lm_config, load_tokenizer
-from karma.binary_metrics import binary_metrics
+from karma.demo.tokenizer_training import train_bpe_tokenizer
 from karma.formats import Conversation, render_example
-from karma.reward_model import KarmaRewardConfig, KarmaRewardModel, RewardScorer
-from karma.reward_training import (
+from karma.reward.metrics import binary_metrics
+from karma.reward.model import KarmaRewardConfig, KarmaRewardModel, RewardScorer
+from karma.reward.training import (
     RewardTrainingConfig,
     TrainingInterrupted,
     collate,
@@ -28,7 +29,6 @@ from karma.reward_training import (
     micro_batch_loss,
     train_reward_model,
 )
-from karma.tokenizer_training import train_bpe_tokenizer
 
 SPEC = {
     "architecture": "llama",
@@ -202,7 +202,7 @@ def test_sigkilled_run_resumes_from_its_checkpoint(world, reference, tmp_path, c
     script = textwrap.dedent(f"""
         import os, signal, sys, json
         sys.path[:0] = {sys.path!r}
-        from karma.reward_training import train_reward_model
+        from karma.reward.training import train_reward_model
         from pathlib import Path
         def kill(step):
             if step == 3:  # a checkpoint exists for step 2; step 3 is lost
@@ -220,7 +220,7 @@ def test_sigkilled_run_resumes_from_its_checkpoint(world, reference, tmp_path, c
     assert not (tmp_path / "model").exists()
 
     seen = []
-    with caplog.at_level(logging.INFO, logger="karma.reward_training"):
+    with caplog.at_level(logging.INFO, logger="karma.reward.training"):
         metrics = run(world, tmp_path, on_step=seen.append)
     assert seen == [3, 4, 5, 6]
     assert "resumed from checkpoint" in caplog.text and "at step 2 of 6" in caplog.text

@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ENV_DIR = REPO / "workflow" / "envs"
 RULE_FAMILIES = {"data", "reward", "ppo", "eval", "report"}
 CONDA_TOOLS = {"python", "pip"}  # conda-level entries; everything else comes through pip

@@ -30,7 +30,7 @@ from slurm_cluster import ClusterUnavailable, LocalSlurmCluster, ensure_packages
 
 pytestmark = pytest.mark.slurm
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 DEMO_CONFIG = REPO / "config" / "config.yaml"
 GPU_RULES = ("train_reward_model", "train_policy", "evaluate_policy", "evaluate_cell")

@@ -6,7 +6,7 @@ import re
 import pytest
 from workflow_runner import planned_jobs, snakemake
 
-from karma.cells import read_cell
+from karma.evaluation.cells import read_cell
 
 SMALL = """\
 run: e2e
