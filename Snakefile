@@ -20,7 +20,9 @@ validate(config, "workflow/schemas/config.schema.yaml")
 # (which hold only third-party packages) and on cluster nodes (sbatch exports the environment).
 os.environ.update(
     PYTHONPATH=os.pathsep.join(
-        filter(None, [os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH")])
+        filter(
+            None, [os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH")]
+        )
     )
 )
 
@@ -34,6 +36,6 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

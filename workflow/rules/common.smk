@@ -6,7 +6,6 @@ from pathlib import Path
 
 from karma.report.layout import figure_paths, table_paths
 
-
 RESULTS = f"results/{config['run']}"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
@@ -50,13 +49,20 @@ def dumps_by_name(key):
 SUBMISSION_DUMPS = dumps_by_name("submissions")
 COMMENT_DUMPS = dumps_by_name("comments")
 for _name in SUBMISSION_DUMPS.keys() & COMMENT_DUMPS.keys():
-    raise ValueError(f"dump {_name!r} is listed as both a submissions and a comments dump")
+    raise ValueError(
+        f"dump {_name!r} is listed as both a submissions and a comments dump"
+    )
 for _name in SUBMISSION_DUMPS:
     if not _name.startswith("RS_"):
-        raise ValueError(f"config reddit.submissions: {_name!r} is not an RS_ (submissions) dump")
+        raise ValueError(
+            f"config reddit.submissions: {_name!r} is not an RS_ (submissions) dump"
+        )
 for _name in COMMENT_DUMPS:
     if not _name.startswith("RC_"):
-        raise ValueError(f"config reddit.comments: {_name!r} is not an RC_ (comments) dump")
+        raise ValueError(
+            f"config reddit.comments: {_name!r} is not an RC_ (comments) dump"
+        )
+
 
 def _deep_merge(base, override):
     merged = dict(base)
@@ -140,7 +146,10 @@ wildcard_constraints:
 
 
 def shard_paths():
-    return [f"{RESULTS}/data/threads/shard-{k}.parquet" for k in range(config["reddit"]["shards"])]
+    return [
+        f"{RESULTS}/data/threads/shard-{k}.parquet"
+        for k in range(config["reddit"]["shards"])
+    ]
 
 
 def post_files():
@@ -163,8 +172,11 @@ def data_targets():
     return [
         *shard_paths(),
         f"{RESULTS}/data/threads/manifest.json",
-        *expand(f"{RESULTS}/data/reward/{{setting}}/{{split}}.parquet",
-                setting=SETTINGS, split=["train", "test"]),
+        *expand(
+            f"{RESULTS}/data/reward/{{setting}}/{{split}}.parquet",
+            setting=SETTINGS,
+            split=["train", "test"],
+        ),
         *expand(f"{RESULTS}/data/prompts/{{source}}.parquet", source=PROMPT_SOURCES),
     ]
 
@@ -206,7 +218,11 @@ def _scorer_inputs(names):
     toxicity = config["benchmarks"]["toxicity"]
     if "toxicity" not in names or toxicity.get("scorer", "detoxify") != "detoxify":
         return []
-    return [toxicity[key] for key in ("detoxify_checkpoint", "detoxify_config_dir") if key in toxicity]
+    return [
+        toxicity[key]
+        for key in ("detoxify_checkpoint", "detoxify_config_dir")
+        if key in toxicity
+    ]
 
 
 def _job_benchmarks(wildcards):
@@ -237,7 +253,9 @@ def evaluation_params(wildcards):
 
 
 def policy_variant_pairs():
-    return [(policy, name) for name, spec in VARIANTS.items() for policy in spec["policies"]]
+    return [
+        (policy, name) for name, spec in VARIANTS.items() for policy in spec["policies"]
+    ]
 
 
 def ppo_targets():
@@ -258,25 +276,41 @@ def eval_targets():
 
 
 def train_log_targets():
-    return [f"{RESULTS}/policy/{p}/{v}/train_log.jsonl" for p, v in policy_variant_pairs()
-            if v in TRAINED_VARIANTS]
+    return [
+        f"{RESULTS}/policy/{p}/{v}/train_log.jsonl"
+        for p, v in policy_variant_pairs()
+        if v in TRAINED_VARIANTS
+    ]
 
 
 def table_outputs():
     has_eroded = any(v == "eroded" for _, v in policy_variant_pairs())
-    return [str(p) for p in table_paths(f"{RESULTS}/tables", BENCHMARKS, eroded=has_eroded,
-                                        reward=True,
-                                        comparison=bool(config["report"]["paper_policy_map"]))]
+    return [
+        str(p)
+        for p in table_paths(
+            f"{RESULTS}/tables",
+            BENCHMARKS,
+            eroded=has_eroded,
+            reward=True,
+            comparison=bool(config["report"]["paper_policy_map"]),
+        )
+    ]
 
 
 def figure_outputs():
-    return [str(p) for p in figure_paths(f"{RESULTS}/figures", categories=True, roc=True,
-                                         ppo=bool(TRAINED_VARIANTS))]
+    return [
+        str(p)
+        for p in figure_paths(
+            f"{RESULTS}/figures", categories=True, roc=True, ppo=bool(TRAINED_VARIANTS)
+        )
+    ]
 
 
 def report_caption(path):
     """Captions live in workflow/report/<stem>.rst, one per table or figure."""
-    return os.path.join(workflow.basedir, "workflow", "report", f"{Path(path).stem}.rst")
+    return os.path.join(
+        workflow.basedir, "workflow", "report", f"{Path(path).stem}.rst"
+    )
 
 
 def _params_b(model):
@@ -285,7 +319,10 @@ def _params_b(model):
 
 
 def _lora(policy):
-    return config["policies"][policy].get("finetune", config["ppo"].get("finetune")) == "lora"
+    return (
+        config["policies"][policy].get("finetune", config["ppo"].get("finetune"))
+        == "lora"
+    )
 
 
 # Resource functions: size-dependent GPU-job resources come from the config's model sizes, so
@@ -326,5 +363,11 @@ def reward_targets():
 
 
 def all_targets():
-    return (data_targets() + reward_targets() + ppo_targets() + eval_targets()
-            + table_outputs() + figure_outputs())
+    return (
+        data_targets()
+        + reward_targets()
+        + ppo_targets()
+        + eval_targets()
+        + table_outputs()
+        + figure_outputs()
+    )

@@ -6,30 +6,30 @@ if config["demo"]["enabled"]:
     rule generate_demo_pushshift:
         output:
             DEMO_OUTPUTS,
-        params:
-            out_dir=lambda wildcards, output: os.path.dirname(output[0]),
-            seed=config["seed"],
-            n_posts=config["demo"]["n_posts"],
-            months=config["demo"]["months"],
         log:
             "resources/demo/logs/generate_demo_pushshift.log",
         benchmark:
             "resources/demo/benchmarks/generate_demo_pushshift.tsv"
         conda:
             "../envs/data.yaml"
+        params:
+            out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+            seed=config["seed"],
+            n_posts=config["demo"]["n_posts"],
+            months=config["demo"]["months"],
         script:
             "../scripts/generate_demo_pushshift.py"
 
     rule generate_demo_ultrachat:
         output:
             config["prompts"]["ultrachat"]["source"],
-        params:
-            seed=config["seed"],
-            n_prompts=config["demo"]["n_ultrachat"],
         log:
             "resources/demo/logs/generate_demo_ultrachat.log",
         conda:
             "../envs/data.yaml"
+        params:
+            seed=config["seed"],
+            n_prompts=config["demo"]["n_ultrachat"],
         script:
             "../scripts/generate_demo_ultrachat.py"
 
@@ -41,13 +41,13 @@ else:
     rule fetch_ultrachat:
         output:
             config["prompts"]["ultrachat"]["source"],
-        params:
-            repo="HuggingFaceH4/ultrachat_200k",
-            split="train_sft",
         log:
             "resources/logs/fetch_ultrachat.log",
         conda:
             "../envs/data.yaml"
+        params:
+            repo="HuggingFaceH4/ultrachat_200k",
+            split="train_sft",
         script:
             "../scripts/fetch_ultrachat.py"
 
@@ -57,10 +57,10 @@ rule pushshift_dump:
     with instructions for obtaining it."""
     output:
         "resources/pushshift/{dump}",
-    wildcard_constraints:
-        dump=r"R[SC]_[^/]+",
     log:
         "resources/logs/pushshift_dump/{dump}.log",
+    wildcard_constraints:
+        dump=r"R[SC]_[^/]+",
     conda:
         "../envs/data.yaml"
     script:
@@ -73,16 +73,16 @@ rule select_posts:
     output:
         posts=f"{RESULTS}/data/posts/{{submissions_dump}}.parquet",
         counts=f"{RESULTS}/data/posts/{{submissions_dump}}.counts.json",
-    params:
-        filters=config["reddit"]["filters"],
-        seed=config["seed"],
-        candidate_fraction=config["reddit"]["candidate_fraction"],
     log:
         f"{LOGS}/data/select_posts/{{submissions_dump}}.log",
     benchmark:
         f"{BENCH}/data/select_posts/{{submissions_dump}}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        filters=config["reddit"]["filters"],
+        seed=config["seed"],
+        candidate_fraction=config["reddit"]["candidate_fraction"],
     script:
         "../scripts/select_posts.py"
 
@@ -94,14 +94,14 @@ rule collect_comments:
     output:
         comments=f"{RESULTS}/data/comments/{{comments_dump}}.parquet",
         counts=f"{RESULTS}/data/comments/{{comments_dump}}.counts.json",
-    params:
-        filters=config["reddit"]["filters"],
     log:
         f"{LOGS}/data/collect_comments/{{comments_dump}}.log",
     benchmark:
         f"{BENCH}/data/collect_comments/{{comments_dump}}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        filters=config["reddit"]["filters"],
     script:
         "../scripts/collect_comments.py"
 
@@ -115,6 +115,12 @@ rule build_threads:
     output:
         shards=shard_paths(),
         manifest=f"{RESULTS}/data/threads/manifest.json",
+    log:
+        f"{LOGS}/data/build_threads.log",
+    benchmark:
+        f"{BENCH}/data/build_threads.tsv"
+    conda:
+        "../envs/data.yaml"
     params:
         filters=config["reddit"]["filters"],
         max_posts=config["reddit"]["max_posts"],
@@ -122,12 +128,6 @@ rule build_threads:
         max_parents=config["context"]["max_parents"],
         max_siblings=config["context"]["max_siblings"],
         candidate_fraction=config["reddit"]["candidate_fraction"],
-    log:
-        f"{LOGS}/data/build_threads.log",
-    benchmark:
-        f"{BENCH}/data/build_threads.tsv"
-    conda:
-        "../envs/data.yaml"
     script:
         "../scripts/build_threads.py"
 
@@ -139,17 +139,17 @@ rule build_examples:
         train=f"{RESULTS}/data/reward/{{setting}}/train.parquet",
         test=f"{RESULTS}/data/reward/{{setting}}/test.parquet",
         stats=f"{RESULTS}/data/reward/{{setting}}/stats.json",
-    params:
-        label=config["label"],
-        seed=config["seed"],
-        test_fraction=config["split"]["test_fraction"],
-        max_turn_chars=config["context"]["max_turn_chars"],
     log:
         f"{LOGS}/data/build_examples/{{setting}}.log",
     benchmark:
         f"{BENCH}/data/build_examples/{{setting}}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        label=config["label"],
+        seed=config["seed"],
+        test_fraction=config["split"]["test_fraction"],
+        max_turn_chars=config["context"]["max_turn_chars"],
     script:
         "../scripts/build_examples.py"
 
@@ -159,15 +159,15 @@ rule build_reddit_prompts:
         shards=shard_paths(),
     output:
         f"{RESULTS}/data/prompts/reddit.parquet",
+    log:
+        f"{LOGS}/data/build_prompts/reddit.log",
+    conda:
+        "../envs/data.yaml"
     params:
         seed=config["seed"],
         test_fraction=config["split"]["test_fraction"],
         max_prompts=config["prompts"]["reddit"]["max_prompts"],
         max_turn_chars=config["context"]["max_turn_chars"],
-    log:
-        f"{LOGS}/data/build_prompts/reddit.log",
-    conda:
-        "../envs/data.yaml"
     script:
         "../scripts/build_reddit_prompts.py"
 
@@ -177,15 +177,15 @@ rule build_ultrachat_prompts:
         config["prompts"]["ultrachat"]["source"],
     output:
         f"{RESULTS}/data/prompts/ultrachat.parquet",
+    log:
+        f"{LOGS}/data/build_prompts/ultrachat.log",
+    conda:
+        "../envs/data.yaml"
     params:
         seed=config["seed"],
         max_prompts=config["prompts"]["ultrachat"]["max_prompts"],
         mode=config["prompts"]["ultrachat"]["mode"],
         max_turn_chars=config["context"]["max_turn_chars"],
-    log:
-        f"{LOGS}/data/build_prompts/ultrachat.log",
-    conda:
-        "../envs/data.yaml"
     script:
         "../scripts/build_ultrachat_prompts.py"
 

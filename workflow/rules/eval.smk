@@ -7,12 +7,12 @@ if config["demo"]["enabled"]:
         output:
             files=BENCHMARK_FILES,
             folders=[directory(path) for path in BENCHMARK_FOLDERS],
-        params:
-            out_dir=lambda wildcards, output: os.path.commonpath(output),
         log:
             "resources/demo/logs/write_benchmark_fixtures.log",
         conda:
             "../envs/eval.yaml"
+        params:
+            out_dir=lambda wildcards, output: os.path.commonpath(output),
         script:
             "../scripts/write_benchmark_fixtures.py"
 
@@ -21,14 +21,14 @@ else:
     rule fetch_benchmark:
         output:
             "resources/benchmarks/{download}",
-        wildcard_constraints:
-            download=_alternatives(config["benchmarks"].get("downloads", {})),
-        params:
-            source=lambda wc: config["benchmarks"]["downloads"][wc.download],
         log:
             "resources/logs/fetch_benchmark/{download}.log",
+        wildcard_constraints:
+            download=_alternatives(config["benchmarks"].get("downloads", {})),
         conda:
             "../envs/eval.yaml"
+        params:
+            source=lambda wc: config["benchmarks"]["downloads"][wc.download],
         script:
             "../scripts/fetch_benchmark.py"
 
@@ -36,16 +36,20 @@ else:
         """Detoxify's `original` checkpoint and the bert-base-uncased config/tokenizer it builds
         on, so that evaluation jobs score toxicity offline."""
         output:
-            checkpoint=config["benchmarks"]["toxicity"].get("detoxify_checkpoint", "resources/detoxify/none"),
-            config_dir=directory(
-                config["benchmarks"]["toxicity"].get("detoxify_config_dir", "resources/detoxify/none-config")
+            checkpoint=config["benchmarks"]["toxicity"].get(
+                "detoxify_checkpoint", "resources/detoxify/none"
             ),
-        params:
-            config_repo="google-bert/bert-base-uncased",
+            config_dir=directory(
+                config["benchmarks"]["toxicity"].get(
+                    "detoxify_config_dir", "resources/detoxify/none-config"
+                )
+            ),
         log:
             "resources/logs/fetch_detoxify.log",
         conda:
             "../envs/eval.yaml"
+        params:
+            config_repo="google-bert/bert-base-uncased",
         script:
             "../scripts/fetch_detoxify.py"
 
@@ -63,19 +67,19 @@ if config["benchmarks"]["job_per"] == "cell":
             unpack(evaluation_inputs),
         output:
             f"{RESULTS}/eval/{{policy}}/{{variant}}/{{benchmark}}.json",
-        params:
-            run=evaluation_params,
         log:
             f"{LOGS}/eval/{{policy}}/{{variant}}/{{benchmark}}.log",
         benchmark:
             f"{BENCH}/eval/{{policy}}/{{variant}}/{{benchmark}}.tsv"
+        conda:
+            "../envs/eval.yaml"
         # 1 by default (tiny demo models gain nothing from more); profiles/slurm sets-threads for GPU jobs.
         threads: 1
         resources:
             mem_mb=eval_mem_mb,
             runtime=eval_runtime,
-        conda:
-            "../envs/eval.yaml"
+        params:
+            run=evaluation_params,
         script:
             "../scripts/evaluate_policy.py"
 
@@ -85,20 +89,22 @@ else:
         input:
             unpack(evaluation_inputs),
         output:
-            expand(f"{RESULTS}/eval/{{{{policy}}}}/{{{{variant}}}}/{{benchmark}}.json",
-                   benchmark=BENCHMARKS),
-        params:
-            run=evaluation_params,
+            expand(
+                f"{RESULTS}/eval/{{{{policy}}}}/{{{{variant}}}}/{{benchmark}}.json",
+                benchmark=BENCHMARKS,
+            ),
         log:
             f"{LOGS}/eval/{{policy}}/{{variant}}.log",
         benchmark:
             f"{BENCH}/eval/{{policy}}/{{variant}}.tsv"
+        conda:
+            "../envs/eval.yaml"
         # 1 by default (tiny demo models gain nothing from more); profiles/slurm sets-threads for GPU jobs.
         threads: 1
         resources:
             mem_mb=eval_mem_mb,
             runtime=eval_runtime,
-        conda:
-            "../envs/eval.yaml"
+        params:
+            run=evaluation_params,
         script:
             "../scripts/evaluate_policy.py"

@@ -23,23 +23,23 @@ rule train_policy:
         model=directory(f"{RESULTS}/policy/{{policy}}/{{variant}}/model"),
         train_log=f"{RESULTS}/policy/{{policy}}/{{variant}}/train_log.jsonl",
         summary=f"{RESULTS}/policy/{{policy}}/{{variant}}/summary.json",
+    log:
+        f"{LOGS}/policy/{{policy}}/{{variant}}.log",
+    benchmark:
+        f"{BENCH}/policy/{{policy}}/{{variant}}.tsv"
     wildcard_constraints:
         variant=_alternatives(TRAINED_VARIANTS),
+    conda:
+        "../envs/ppo.yaml"
+    # 1 by default (tiny demo models gain nothing from more); profiles/slurm sets-threads for GPU jobs.
+    threads: 1
+    resources:
+        mem_mb=policy_mem_mb,
+        runtime=policy_runtime,
     params:
         setting=lambda wc: VARIANTS[wc.variant]["setting"],
         training=policy_training_params,
         # Outside the outputs: Snakemake deletes a failed job's outputs, checkpoints must survive.
         checkpoints=f"{RESULTS}/policy/{{policy}}/{{variant}}/checkpoints",
-    log:
-        f"{LOGS}/policy/{{policy}}/{{variant}}.log",
-    benchmark:
-        f"{BENCH}/policy/{{policy}}/{{variant}}.tsv"
-    resources:
-        mem_mb=policy_mem_mb,
-        runtime=policy_runtime,
-    # 1 by default (tiny demo models gain nothing from more); profiles/slurm sets-threads for GPU jobs.
-    threads: 1
-    conda:
-        "../envs/ppo.yaml"
     script:
         "../scripts/train_policy.py"

@@ -10,18 +10,18 @@ rule tables:
             report(path, caption=report_caption(path), category="Tables")
             for path in table_outputs()
         ],
-    params:
-        statistics=config["statistics"],
-        settings=SETTINGS,
-        policy_order=POLICIES,
-        paper_policy_map=config["report"]["paper_policy_map"],
-        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     log:
         f"{LOGS}/report/tables.log",
     benchmark:
         f"{BENCH}/report/tables.tsv"
     conda:
         "../envs/report.yaml"
+    params:
+        statistics=config["statistics"],
+        settings=SETTINGS,
+        policy_order=POLICIES,
+        paper_policy_map=config["report"]["paper_policy_map"],
+        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     script:
         "../scripts/write_tables.py"
 
@@ -38,16 +38,16 @@ rule figures:
             if path.endswith(".png")
         ],
         [path for path in figure_outputs() if path.endswith(".svg")],
-    params:
-        statistics=config["statistics"],
-        settings=SETTINGS,
-        policy_order=POLICIES,
-        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     log:
         f"{LOGS}/report/figures.log",
     benchmark:
         f"{BENCH}/report/figures.tsv"
     conda:
         "../envs/report.yaml"
+    params:
+        statistics=config["statistics"],
+        settings=SETTINGS,
+        policy_order=POLICIES,
+        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     script:
         "../scripts/write_figures.py"

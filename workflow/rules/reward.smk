@@ -3,17 +3,19 @@
 
 rule train_tokenizer:
     input:
-        texts=expand(f"{RESULTS}/data/reward/{{setting}}/train.parquet", setting=SETTINGS),
+        texts=expand(
+            f"{RESULTS}/data/reward/{{setting}}/train.parquet", setting=SETTINGS
+        ),
     output:
         directory(f"{RESULTS}/tokenizers/{{tokenizer}}"),
-    params:
-        cfg=lambda wc: config["tokenizers"][wc.tokenizer],
     log:
         f"{LOGS}/tokenizers/{{tokenizer}}.log",
     benchmark:
         f"{BENCH}/tokenizers/{{tokenizer}}.tsv"
     conda:
         "../envs/reward.yaml"
+    params:
+        cfg=lambda wc: config["tokenizers"][wc.tokenizer],
     script:
         "../scripts/train_tokenizer.py"
 
@@ -23,13 +25,13 @@ rule build_tiny_model:
         tokenizer=lambda wc: tokenizer_dir(config["models"][wc.model]["tokenizer"]),
     output:
         directory(f"{RESULTS}/models/{{model}}"),
-    params:
-        spec=lambda wc: config["models"][wc.model]["spec"],
-        seed=config["seed"],
     log:
         f"{LOGS}/models/{{model}}.log",
     conda:
         "../envs/reward.yaml"
+    params:
+        spec=lambda wc: config["models"][wc.model]["spec"],
+        seed=config["seed"],
     script:
         "../scripts/build_tiny_model.py"
 
@@ -37,13 +39,13 @@ rule build_tiny_model:
 rule fetch_model:
     output:
         directory("resources/models/{model}"),
-    params:
-        repo=lambda wc: config["models"][wc.model]["hub"],
-        revision=lambda wc: config["models"][wc.model].get("revision"),
     log:
         "resources/logs/fetch_model/{model}.log",
     conda:
         "../envs/reward.yaml"
+    params:
+        repo=lambda wc: config["models"][wc.model]["hub"],
+        revision=lambda wc: config["models"][wc.model].get("revision"),
     script:
         "../scripts/fetch_model.py"
 
@@ -56,21 +58,21 @@ rule train_reward_model:
     output:
         model=directory(f"{RESULTS}/reward/{{setting}}/model"),
         metrics=f"{RESULTS}/reward/{{setting}}/metrics.json",
-    params:
-        # Checkpoints live beside the outputs, not in them, so a killed job's work survives.
-        checkpoints=f"{RESULTS}/reward/{{setting}}/checkpoints",
-        training=reward_training_params,
     log:
         f"{LOGS}/reward/{{setting}}.log",
     benchmark:
         f"{BENCH}/reward/{{setting}}.tsv"
+    conda:
+        "../envs/reward.yaml"
+    # 1 by default (tiny demo models gain nothing from more); profiles/slurm sets-threads for GPU jobs.
+    threads: 1
     resources:
         mem_mb=reward_mem_mb,
         runtime=reward_runtime,
-    # 1 by default (tiny demo models gain nothing from more); profiles/slurm sets-threads for GPU jobs.
-    threads: 1
-    conda:
-        "../envs/reward.yaml"
+    params:
+        # Checkpoints live beside the outputs, not in them, so a killed job's work survives.
+        checkpoints=f"{RESULTS}/reward/{{setting}}/checkpoints",
+        training=reward_training_params,
     script:
         "../scripts/train_reward_model.py"
 
