@@ -142,7 +142,8 @@ def main() -> None:
           f"{len(kept)} of {args.posts} posts kept")
 
     def zstd_cli() -> None:
-        subprocess.run(f"zstd -dc --long=31 {dump} > /dev/null", shell=True, check=True)
+        subprocess.run(["zstd", "-dc", "--long=31", str(dump)], stdout=subprocess.DEVNULL,
+                       check=True)
 
     def json_loop() -> None:
         with plain.open("rb") as handle:

@@ -4,14 +4,8 @@ import zstandard
 from reddit_fixtures import comment, post, write_dump
 from shared_data import SHARED_DATA, needs_shared_data
 
-from karma.data.pushshift import (
-    DumpReadError,
-    MalformedRecord,
-    iter_lines,
-    parse_line,
-    to_comment,
-    to_submission,
-)
+from karma.data.pushshift import DumpReadError, iter_lines
+from karma.data.records import MalformedRecord, parse_line, to_comment, to_submission
 
 SHARED = SHARED_DATA / "reddit_pushshift"
 REAL_SUBMISSIONS = SHARED / "pushshift_importer_test_submissions.ndjson"
@@ -64,7 +58,7 @@ def test_malformed_lines_are_classified_not_fatal():
         parse_line(b"[1, 2]")
     assert bad.value.reason == "malformed_json"
     with pytest.raises(MalformedRecord) as bad:
-        to_submission({"id": "x", "subreddit": "a", "created_utc": 1, "score": 1})
+        to_submission({"id": "x", "subreddit": "a", "created_utc": 1546300800, "score": 1})
     assert bad.value.reason == "missing_field"
     with pytest.raises(MalformedRecord) as bad:
         to_comment({**comment("c", "p"), "created_utc": "yesterday"})

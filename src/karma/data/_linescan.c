@@ -4,9 +4,17 @@
  * JSON costs ~4 us a line. This loop finds each line's end (memchr) and its "link_id" key
  * (memmem), reads the "t3_<id>" value after it (dumps of some eras put a space after the colon),
  * looks the id up in the set of kept post ids, and returns only the lines that need a real parse:
- * kept posts' lines and lines whose link id it cannot read. Everything else is counted, never
- * parsed. A quote inside a JSON string is escaped, so the key cannot be matched inside a value.
- * See karma/comment_collection.py.
+ * kept posts' lines and every line where the byte search could read another link id than a
+ * JSON parse would. A line is skipped (counted as not kept) only when all of these hold:
+ *   - "link_id" occurs exactly once in the line (a nested object with its own link_id key, a
+ *     duplicate key, or the word as a string value all send the line to the parse);
+ *   - the byte before it, blanks aside, is '{' or ',' (so its first quote opens a key: inside a
+ *     JSON string a quote is escaped, and an escaped quote is preceded by a backslash);
+ *   - no \u00XX escape of a character in 0x40-0x7F (letters, '_') appears in the line (a key
+ *     spelled "link\u005fid" is "link_id" to a parser but invisible to the byte search);
+ *   - the value is "t3_<letters and digits>" and that id is not kept.
+ * A JSON parser would then read the same id from the same key, or drop the line as malformed:
+ * the keep decision never differs from a full parse. See karma/data/comment_collection.py.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -16,6 +24,8 @@ static const char KEY[] = "\"link_id\"";
 #define KEY_LEN (sizeof(KEY) - 1)
 static const char PREFIX[] = "\"t3_";
 #define PREFIX_LEN (sizeof(PREFIX) - 1)
+static const char ESCAPE[] = "\\u00";
+#define ESCAPE_LEN (sizeof(ESCAPE) - 1)
 
 static const char *skip_blanks(const char *p, const char *end)
 {
@@ -29,11 +39,38 @@ static int is_id_char(char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/* 1 when the line's link id is in post_ids or unreadable (parse it), 0 when it is not kept. */
+/* 1 when the key's first quote may not open a key: the byte before it, blanks aside, must be
+   '{' or ','. */
+static int key_is_ambiguous(const char *line, const char *hit)
+{
+    const char *p = hit;
+    while (p > line && (p[-1] == ' ' || p[-1] == '\t'))
+        p--;
+    return p == line || (p[-1] != '{' && p[-1] != ',');
+}
+
+/* 1 when the line holds a \u00XX escape of a character in 0x40-0x7F (letters, '_'): with it a
+   key can spell "link_id" unseen by the byte search. Escapes of '<', '>', '&' (Go's encoder
+   writes them) and of non-ASCII text stay on the fast path. */
+static int has_escaped_word_char(const char *line, const char *line_end)
+{
+    const char *p = line;
+    while ((p = memmem(p, (size_t)(line_end - p), ESCAPE, ESCAPE_LEN)) != NULL) {
+        if (line_end - p <= (Py_ssize_t)ESCAPE_LEN)
+            return 1;
+        char high = p[ESCAPE_LEN];
+        if (high >= '4' && high <= '7')
+            return 1;
+        p += ESCAPE_LEN;
+    }
+    return 0;
+}
+
+/* 1 when the line's link id is in post_ids or not certain (parse it), 0 when it is not kept. */
 static int needs_parse(const char *line, const char *line_end, PyObject *post_ids)
 {
     const char *hit = memmem(line, (size_t)(line_end - line), KEY, KEY_LEN);
-    if (hit == NULL)
+    if (hit == NULL || key_is_ambiguous(line, hit))
         return 1;
     const char *value = skip_blanks(hit + KEY_LEN, line_end);
     if (value == line_end || *value != ':')
@@ -45,6 +82,9 @@ static int needs_parse(const char *line, const char *line_end, PyObject *post_id
     while (stop < line_end && is_id_char(*stop))
         stop++;
     if (stop == id || stop == line_end || *stop != '"')
+        return 1;
+    if (memmem(stop, (size_t)(line_end - stop), KEY, KEY_LEN) != NULL
+        || has_escaped_word_char(line, line_end))
         return 1;
     PyObject *key = PyBytes_FromStringAndSize(id, stop - id);
     if (key == NULL)
@@ -106,7 +146,8 @@ static PyMethodDef methods[] = {
     {"lines_to_parse", lines_to_parse, METH_VARARGS,
      "lines_to_parse(buffer, start, end, post_ids) -> (n_lines, [(line_start, line_end), ...])\n\n"
      "Lines of buffer[start:end] that need a JSON parse: those whose link_id is in\n"
-     "post_ids (a set of bytes ids without 't3_') and those whose link_id cannot be read.\n"
+     "post_ids (a set of bytes ids without 't3_') and those whose link_id a byte search\n"
+     "cannot read with certainty (see the comment at the top of _linescan.c).\n"
      "Every other line belongs to a post that was not kept. A last line without a newline\n"
      "counts as a line."},
     {NULL, NULL, 0, NULL},
