@@ -13,6 +13,7 @@ from karma.data.filters import RedditFilters
 from karma.data.labels import LabelRule
 from karma.data.post_selection import select_posts
 from karma.data.prompts import build_reddit_prompts
+from karma.data.pushshift import iter_lines
 from karma.data.threads import ThreadOptions, build_threads
 
 FILTERS = RedditFilters()
@@ -189,3 +190,57 @@ def test_reddit_prompts_come_from_training_threads(stage, tmp_path):
     assert all(r["source"] == "reddit" for r in rows)
     posts = [r["prompt_id"][3:] for r in rows if r["prompt_id"].startswith("t3_")]
     assert posts and not any(is_test_post(p, 1, 0.3) for p in posts)
+
+
+def test_the_manifest_says_where_every_dropped_line_is(stage):
+    """Defect 10: per dump and reason, the first line numbers point at lines of that kind, for
+    the readers' reasons and for the thread builder's (duplicate, missing_parent, ...)."""
+    for entry in stage["manifest"]["submissions"] + stage["manifest"]["comments"]:
+        assert set(entry["first_lines"]) == set(entry["dropped"])
+        lines = [b""] + list(iter_lines(entry["file"]))
+        for reason, numbers in entry["first_lines"].items():
+            assert numbers == sorted(numbers) and len(numbers) == min(20, entry["dropped"][reason])
+            for number in numbers:
+                line = lines[number]
+                if reason == "duplicate":
+                    assert b'"p0"' in line
+                elif reason == "missing_parent":
+                    assert b"t1_gone" in line
+                elif reason == "deleted_or_removed":
+                    assert b"[deleted]" in line or b"[removed]" in line
+                elif reason == "malformed_json":
+                    assert line in (b"{broken", b"not json")
+
+
+def test_a_comment_whose_parents_form_a_cycle_is_a_missing_parent(tmp_path):
+    """Parent ids pointing at each other (or at themselves) end the walk up the thread."""
+    posts = [post("p1"), post("p2")]
+    comments = [comment("a", "p1"), comment("b", "p1"), comment("x", "p1", parent="t1_y"),
+                comment("y", "p1", parent="t1_x"), comment("z", "p1", parent="t1_z")]
+    rs = write_dump(tmp_path / "RS_2019-01.zst", posts)
+    rc = write_dump(tmp_path / "RC_2019-01.zst", comments)
+    out = tmp_path / "out"
+    select_posts(rs, out / "p.parquet", out / "p.json", FILTERS)
+    collect_comments(rc, [out / "p.parquet"], out / "c.parquet", out / "c.json", FILTERS)
+    manifest = build_threads([out / "p.parquet"], [out / "p.json"], [out / "c.parquet"],
+                             [out / "c.json"], [out / "s.parquet"], out / "m.json", FILTERS,
+                             ThreadOptions(None, 1, 0, 4, 2))
+    [entry] = manifest["comments"]
+    assert entry["kept"] == 2 and entry["dropped"] == {"missing_parent": 3}
+    assert entry["first_lines"] == {"missing_parent": [3, 4, 5]}
+
+
+def test_an_empty_submissions_month_is_a_warning_in_the_manifest(tmp_path):
+    """Defect 2: with an empty RS month every comment became post_not_kept and the stage
+    succeeded with 0 examples, silently. The manifest and the log now say so."""
+    rs = write_dump(tmp_path / "RS_2019-01.zst", [])
+    rc = write_dump(tmp_path / "RC_2019-01.zst", [comment("a", "p1"), comment("b", "p1")])
+    out = tmp_path / "out"
+    select_posts(rs, out / "p.parquet", out / "p.json", FILTERS)
+    collect_comments(rc, [out / "p.parquet"], out / "c.parquet", out / "c.json", FILTERS)
+    manifest = build_threads([out / "p.parquet"], [out / "p.json"], [out / "c.parquet"],
+                             [out / "c.json"], [out / "s.parquet"], out / "m.json", FILTERS,
+                             ThreadOptions(None, 1, 0, 4, 2))
+    assert any("RS_2019-01.zst: the dump yielded 0 lines" in w for w in manifest["warnings"])
+    assert any("no thread row" in w for w in manifest["warnings"])
+    assert manifest["submissions"][0]["warnings"] and manifest["comments"][0]["warnings"] == []
