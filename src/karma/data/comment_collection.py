@@ -103,14 +103,14 @@ class _CommentSink:
 def _note_skipped_lines(buf: bytes, start: int, end: int, parsed: set[int], first: int,
                         counts: DropCounts) -> None:
     """Line numbers of the first lines the scan counted as not kept (it returns no numbers)."""
-    position, number = start, first
+    position, index = start, 0
     while position < end and counts.wants_lines(NOT_KEPT):
-        if position not in parsed:
-            counts.note_line(NOT_KEPT, number)
+        if index not in parsed:
+            counts.note_line(NOT_KEPT, first + index)
         newline = buf.find(b"\n", position, end)
         if newline < 0:
             break
-        position, number = newline + 1, number + 1
+        position, index = newline + 1, index + 1
 
 
 def _scan_region(buf: bytes, start: int, end: int, sink: _CommentSink) -> None:
@@ -119,15 +119,12 @@ def _scan_region(buf: bytes, start: int, end: int, sink: _CommentSink) -> None:
     n_lines, spans = lines_to_parse(buf, start, end, sink.post_ids)
     first = counts.read + 1  # the number of the region's first line
     counts.read += n_lines
-    cursor, number = start, first
-    for line_start, line_end in spans:
-        number += buf.count(b"\n", cursor, line_start)
-        cursor = line_start
-        sink.take(buf[line_start:line_end], number)
+    for line_start, line_end, index in spans:
+        sink.take(buf[line_start:line_end], first + index)
     skipped = n_lines - len(spans)
     counts.drop(NOT_KEPT, skipped)
     if skipped and counts.wants_lines(NOT_KEPT):
-        _note_skipped_lines(buf, start, end, {s for s, _ in spans}, first, counts)
+        _note_skipped_lines(buf, start, end, {index for _, _, index in spans}, first, counts)
 
 
 def collect_comments(
