@@ -212,20 +212,24 @@ def test_the_manifest_says_where_every_dropped_line_is(stage):
                     assert line in (b"{broken", b"not json")
 
 
+def one_month(root: Path, posts: list, comments: list) -> dict:
+    """The data stage on one RS and one RC dump, one shard; returns the manifest."""
+    rs = write_dump(root / "RS_2019-01.zst", posts)
+    rc = write_dump(root / "RC_2019-01.zst", comments)
+    out = root / "out"
+    select_posts(rs, out / "p.parquet", out / "p.json", FILTERS)
+    collect_comments(rc, [out / "p.parquet"], out / "c.parquet", out / "c.json", FILTERS)
+    return build_threads([out / "p.parquet"], [out / "p.json"], [out / "c.parquet"],
+                         [out / "c.json"], [out / "s.parquet"], out / "m.json", FILTERS,
+                         ThreadOptions(None, 1, 0, 4, 2))
+
+
 def test_a_comment_whose_parents_form_a_cycle_is_a_missing_parent(tmp_path):
     """Parent ids pointing at each other (or at themselves) end the walk up the thread."""
     posts = [post("p1"), post("p2")]
     comments = [comment("a", "p1"), comment("b", "p1"), comment("x", "p1", parent="t1_y"),
                 comment("y", "p1", parent="t1_x"), comment("z", "p1", parent="t1_z")]
-    rs = write_dump(tmp_path / "RS_2019-01.zst", posts)
-    rc = write_dump(tmp_path / "RC_2019-01.zst", comments)
-    out = tmp_path / "out"
-    select_posts(rs, out / "p.parquet", out / "p.json", FILTERS)
-    collect_comments(rc, [out / "p.parquet"], out / "c.parquet", out / "c.json", FILTERS)
-    manifest = build_threads([out / "p.parquet"], [out / "p.json"], [out / "c.parquet"],
-                             [out / "c.json"], [out / "s.parquet"], out / "m.json", FILTERS,
-                             ThreadOptions(None, 1, 0, 4, 2))
-    [entry] = manifest["comments"]
+    [entry] = one_month(tmp_path, posts, comments)["comments"]
     assert entry["kept"] == 2 and entry["dropped"] == {"missing_parent": 3}
     assert entry["first_lines"] == {"missing_parent": [3, 4, 5]}
 
@@ -233,14 +237,7 @@ def test_a_comment_whose_parents_form_a_cycle_is_a_missing_parent(tmp_path):
 def test_an_empty_submissions_month_is_a_warning_in_the_manifest(tmp_path):
     """Defect 2: with an empty RS month every comment became post_not_kept and the stage
     succeeded with 0 examples, silently. The manifest and the log now say so."""
-    rs = write_dump(tmp_path / "RS_2019-01.zst", [])
-    rc = write_dump(tmp_path / "RC_2019-01.zst", [comment("a", "p1"), comment("b", "p1")])
-    out = tmp_path / "out"
-    select_posts(rs, out / "p.parquet", out / "p.json", FILTERS)
-    collect_comments(rc, [out / "p.parquet"], out / "c.parquet", out / "c.json", FILTERS)
-    manifest = build_threads([out / "p.parquet"], [out / "p.json"], [out / "c.parquet"],
-                             [out / "c.json"], [out / "s.parquet"], out / "m.json", FILTERS,
-                             ThreadOptions(None, 1, 0, 4, 2))
+    manifest = one_month(tmp_path, [], [comment("a", "p1"), comment("b", "p1")])
     assert any("RS_2019-01.zst: the dump yielded 0 lines" in w for w in manifest["warnings"])
     assert any("no thread row" in w for w in manifest["warnings"])
     assert manifest["submissions"][0]["warnings"] and manifest["comments"][0]["warnings"] == []
