@@ -241,3 +241,33 @@ def test_an_empty_submissions_month_is_a_warning_in_the_manifest(tmp_path):
     assert any("RS_2019-01.zst: the dump yielded 0 lines" in w for w in manifest["warnings"])
     assert any("no thread row" in w for w in manifest["warnings"])
     assert manifest["submissions"][0]["warnings"] and manifest["comments"][0]["warnings"] == []
+
+
+@pytest.mark.parametrize("stage_name", ["posts", "comments"])
+def test_an_unexpected_error_on_a_line_names_the_file_and_the_line(tmp_path, monkeypatch,
+                                                                   stage_name):
+    """Issue 14, defect 1: anything unexpected stops the job with the file and line to look at,
+    and leaves no half-written output."""
+    import karma.data.comment_collection
+    import karma.data.post_selection
+    from karma.data.pushshift import DumpLineError
+
+    def explode(value, *_):
+        if "p2" in str(value) or "c2" in str(value):
+            raise ZeroDivisionError("a bug")
+
+    rs = write_dump(tmp_path / "RS_2019-01.zst", [post("p1"), post("p2")])
+    rc = write_dump(tmp_path / "RC_2019-01.zst", [comment("c1", "p1"), comment("c2", "p1")])
+    out = tmp_path / "out"
+    if stage_name == "posts":
+        monkeypatch.setattr(karma.data.post_selection, "submission_drop_reason",
+                            lambda post, _: explode(post.id))
+        call, dump = (lambda: select_posts(rs, out / "p.parquet", out / "p.json", FILTERS)), rs
+    else:
+        select_posts(rs, out / "p.parquet", out / "p.json", FILTERS)
+        monkeypatch.setattr(karma.data.comment_collection, "unsubstantive_reason", explode)
+        call, dump = (lambda: collect_comments(rc, [out / "p.parquet"], out / "c.parquet",
+                                               out / "c.json", FILTERS)), rc
+    with pytest.raises(DumpLineError, match=f"{dump.name}: line 2: unexpected ZeroDivisionError"):
+        call()
+    assert not list(out.glob("*.tmp")) and not (out / "c.parquet").exists()

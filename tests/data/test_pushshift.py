@@ -155,6 +155,11 @@ def test_frames_without_a_checksum_are_warned_about(tmp_path):
     both.write_bytes(checked.read_bytes() + unchecked.read_bytes())
     assert len(list(iter_lines(both, warnings.append))) == 40
     assert "1 of 2 zstd frame(s)" in warnings[0]
+    # a skippable frame (metadata) holds no data to protect
+    skippable = b"\x50\x2a\x4d\x18" + (4).to_bytes(4, "little") + b"meta"
+    both.write_bytes(skippable + checked.read_bytes())
+    warnings.clear()
+    assert len(list(iter_lines(both, warnings.append))) == 20 and warnings == []
 
 
 @pytest.mark.parametrize("compress", [True, False])

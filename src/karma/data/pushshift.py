@@ -67,7 +67,10 @@ def _is_zstd(path: Path) -> bool:
 
 
 def _frame_has_checksum(data: bytes) -> bool | None:
-    """Whether the frame starting at ``data`` carries a checksum; None when its header is not here."""
+    """Whether the frame starting at ``data`` carries a checksum; None when its header is not here
+    or it is a skippable frame (metadata, no data to protect)."""
+    if data[1:4] == b"\x2a\x4d\x18" and data[0] & 0xF0 == 0x50:
+        return None
     try:
         return bool(zstandard.get_frame_parameters(data).has_checksum)
     except zstandard.ZstdError:
