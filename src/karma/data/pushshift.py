@@ -51,7 +51,7 @@ class DumpLineError(RuntimeError):
         super().__init__(
             f"{path}: line {line}: unexpected {type(error).__name__}: {error}. Every bad value "
             "should be a counted drop, so this is a bug in karma.data; report it with that line "
-            f"(print it with: zstd -dc --long=31 {path} | sed -n '{line}p')"
+            f"(print it with: zstd -dcf --long=31 {path} | sed -n '{line}p')"
         )
 
 
