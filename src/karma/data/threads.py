@@ -26,6 +26,8 @@ from karma.stable_hash import sample_rank, shard_of
 
 log = logging.getLogger(__name__)
 
+# Parents walked up from a comment before giving up (the walk is per comment: quadratic in depth).
+MAX_CHAIN = 10_000
 THREAD_SCHEMA = pa.schema(
     [
         ("comment_id", pa.string()),
@@ -159,15 +161,16 @@ def _sample(eligible: dict[str, dict[str, Any]], options: ThreadOptions,
 def _parent_chain(comment: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The comment's parent comments, oldest first (the direct parent is last).
 
-    The walk stops at a parent that is not in the dumps and at a cycle (ids pointing at each
-    other, or at themselves); the caller then finds no post at the top and drops the comment.
+    The walk stops at a parent that is not in the dumps, at a cycle (ids pointing at each other,
+    or at themselves) and after MAX_CHAIN parents (chains of counting threads run to millions);
+    the caller then finds no post at the top and drops the comment.
     """
     chain: list[dict[str, Any]] = []
     seen = {comment["comment_id"]}
     parent_id = comment["parent_id"]
     while parent_id.startswith("t1_"):
         parent = by_id.get(parent_id[3:])
-        if parent is None or parent["comment_id"] in seen:
+        if parent is None or parent["comment_id"] in seen or len(chain) > MAX_CHAIN:
             break
         seen.add(parent["comment_id"])
         chain.append(parent)
