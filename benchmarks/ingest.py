@@ -75,7 +75,7 @@ def generate(dump: Path, plain: Path, target_mb: int, n_posts: int, seed: int,
              spaced: bool) -> int:
     rng = random.Random(seed)
     written = 0
-    cctx = zstandard.ZstdCompressor(level=3)
+    cctx = zstandard.ZstdCompressor(level=3, write_checksum=True)  # as the zstd tool writes dumps
     with plain.open("wb") as raw, dump.open("wb") as handle, cctx.stream_writer(handle) as zst:
         i = 0
         while written < target_mb * 1_000_000:
