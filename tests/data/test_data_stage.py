@@ -13,6 +13,7 @@ from karma.data.filters import RedditFilters
 from karma.data.labels import LabelRule
 from karma.data.post_selection import select_posts
 from karma.data.prompts import build_reddit_prompts
+from karma.data.pushshift import iter_lines
 from karma.data.threads import ThreadOptions, build_threads
 
 FILTERS = RedditFilters()
@@ -189,3 +190,84 @@ def test_reddit_prompts_come_from_training_threads(stage, tmp_path):
     assert all(r["source"] == "reddit" for r in rows)
     posts = [r["prompt_id"][3:] for r in rows if r["prompt_id"].startswith("t3_")]
     assert posts and not any(is_test_post(p, 1, 0.3) for p in posts)
+
+
+def test_the_manifest_says_where_every_dropped_line_is(stage):
+    """Defect 10: per dump and reason, the first line numbers point at lines of that kind, for
+    the readers' reasons and for the thread builder's (duplicate, missing_parent, ...)."""
+    for entry in stage["manifest"]["submissions"] + stage["manifest"]["comments"]:
+        assert set(entry["first_lines"]) == set(entry["dropped"])
+        lines = [b""] + list(iter_lines(entry["file"]))
+        for reason, numbers in entry["first_lines"].items():
+            assert numbers == sorted(numbers) and len(numbers) == min(20, entry["dropped"][reason])
+            for number in numbers:
+                line = lines[number]
+                if reason == "duplicate":
+                    assert b'"p0"' in line
+                elif reason == "missing_parent":
+                    assert b"t1_gone" in line
+                elif reason == "deleted_or_removed":
+                    assert b"[deleted]" in line or b"[removed]" in line
+                elif reason == "malformed_json":
+                    assert line in (b"{broken", b"not json")
+
+
+def one_month(root: Path, posts: list, comments: list) -> dict:
+    """The data stage on one RS and one RC dump, one shard; returns the manifest."""
+    rs = write_dump(root / "RS_2019-01.zst", posts)
+    rc = write_dump(root / "RC_2019-01.zst", comments)
+    out = root / "out"
+    select_posts(rs, out / "p.parquet", out / "p.json", FILTERS)
+    collect_comments(rc, [out / "p.parquet"], out / "c.parquet", out / "c.json", FILTERS)
+    return build_threads([out / "p.parquet"], [out / "p.json"], [out / "c.parquet"],
+                         [out / "c.json"], [out / "s.parquet"], out / "m.json", FILTERS,
+                         ThreadOptions(None, 1, 0, 4, 2))
+
+
+def test_a_comment_whose_parents_form_a_cycle_is_a_missing_parent(tmp_path):
+    """Parent ids pointing at each other (or at themselves) end the walk up the thread."""
+    posts = [post("p1"), post("p2")]
+    comments = [comment("a", "p1"), comment("b", "p1"), comment("x", "p1", parent="t1_y"),
+                comment("y", "p1", parent="t1_x"), comment("z", "p1", parent="t1_z")]
+    [entry] = one_month(tmp_path, posts, comments)["comments"]
+    assert entry["kept"] == 2 and entry["dropped"] == {"missing_parent": 3}
+    assert entry["first_lines"] == {"missing_parent": [3, 4, 5]}
+
+
+def test_an_empty_submissions_month_is_a_warning_in_the_manifest(tmp_path):
+    """Defect 2: with an empty RS month every comment became post_not_kept and the stage
+    succeeded with 0 examples, silently. The manifest and the log now say so."""
+    manifest = one_month(tmp_path, [], [comment("a", "p1"), comment("b", "p1")])
+    assert any("RS_2019-01.zst: the dump yielded 0 lines" in w for w in manifest["warnings"])
+    assert any("no thread row" in w for w in manifest["warnings"])
+    assert manifest["submissions"][0]["warnings"] and manifest["comments"][0]["warnings"] == []
+
+
+@pytest.mark.parametrize("stage_name", ["posts", "comments"])
+def test_an_unexpected_error_on_a_line_names_the_file_and_the_line(tmp_path, monkeypatch,
+                                                                   stage_name):
+    """Issue 14, defect 1: anything unexpected stops the job with the file and line to look at,
+    and leaves no half-written output."""
+    import karma.data.comment_collection
+    import karma.data.post_selection
+    from karma.data.pushshift import DumpLineError
+
+    def explode(value, *_):
+        if "p2" in str(value) or "c2" in str(value):
+            raise ZeroDivisionError("a bug")
+
+    rs = write_dump(tmp_path / "RS_2019-01.zst", [post("p1"), post("p2")])
+    rc = write_dump(tmp_path / "RC_2019-01.zst", [comment("c1", "p1"), comment("c2", "p1")])
+    out = tmp_path / "out"
+    if stage_name == "posts":
+        monkeypatch.setattr(karma.data.post_selection, "submission_drop_reason",
+                            lambda post, _: explode(post.id))
+        call, dump = (lambda: select_posts(rs, out / "p.parquet", out / "p.json", FILTERS)), rs
+    else:
+        select_posts(rs, out / "p.parquet", out / "p.json", FILTERS)
+        monkeypatch.setattr(karma.data.comment_collection, "unsubstantive_reason", explode)
+        call, dump = (lambda: collect_comments(rc, [out / "p.parquet"], out / "c.parquet",
+                                               out / "c.json", FILTERS)), rc
+    with pytest.raises(DumpLineError, match=f"{dump.name}: line 2: unexpected ZeroDivisionError"):
+        call()
+    assert not list(out.glob("*.tmp")) and not (out / "c.parquet").exists()

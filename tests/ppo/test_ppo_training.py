@@ -126,7 +126,8 @@ def test_kl_band_warning_fires_when_policy_drifts(world, tmp_path, caplog):
     model_dir = tmp_path / "model"
     assert (model_dir / "model.safetensors").is_file() and (model_dir / "tokenizer.json").is_file()
     assert not any(p.is_symlink() for p in model_dir.iterdir())
-    assert not list((tmp_path / "checkpoints").glob("ckpt-*"))  # removed after success
+    # Removed after success, folder and all (issue 14: an empty checkpoints/ stayed behind).
+    assert not (tmp_path / "checkpoints").exists()
 
 
 # ---------------------------------------------------------------------------------------------- resume

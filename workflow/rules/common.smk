@@ -64,6 +64,33 @@ for _name in COMMENT_DUMPS:
         )
 
 
+def _dump_checksums():
+    """reddit.sha256 by dump name. A file name that is no configured dump is an error: a typo
+    would otherwise leave that dump unverified without a word."""
+    by_file = {
+        Path(path).name: name
+        for dumps in (SUBMISSION_DUMPS, COMMENT_DUMPS)
+        for name, path in dumps.items()
+    }
+    checksums = {}
+    for file_name, digest in config["reddit"].get("sha256", {}).items():
+        if file_name not in by_file:
+            raise ValueError(
+                f"config reddit.sha256: {file_name!r} is not the file name of a configured "
+                f"dump (configured: {', '.join(sorted(by_file))})"
+            )
+        checksums[by_file[file_name]] = digest.lower()
+    return checksums
+
+
+DUMP_SHA256 = _dump_checksums()
+
+
+def dump_verification(name):
+    """The SHA-256 record a data-stage job waits for, when the dump has a reddit.sha256 entry."""
+    return [f"resources/checksums/{name}.sha256.json"] if name in DUMP_SHA256 else []
+
+
 def _deep_merge(base, override):
     merged = dict(base)
     for key, value in override.items():

@@ -48,6 +48,7 @@ else:
         params:
             repo="HuggingFaceH4/ultrachat_200k",
             split="train_sft",
+            revision=config["prompts"]["ultrachat"].get("revision"),
         script:
             "../scripts/fetch_ultrachat.py"
 
@@ -67,9 +68,30 @@ rule pushshift_dump:
         "../scripts/missing_pushshift_dump.py"
 
 
+rule verify_dump:
+    """Hash a dump once against its reddit.sha256 entry; the jobs reading it wait for the record."""
+    input:
+        lambda wc: {**SUBMISSION_DUMPS, **COMMENT_DUMPS}[wc.dump],
+    output:
+        "resources/checksums/{dump}.sha256.json",
+    log:
+        "resources/logs/verify_dump/{dump}.log",
+    benchmark:
+        "resources/benchmarks/verify_dump/{dump}.tsv"
+    wildcard_constraints:
+        dump=_alternatives(DUMP_SHA256) or "$^",
+    conda:
+        "../envs/data.yaml"
+    params:
+        sha256=lambda wc: DUMP_SHA256[wc.dump],
+    script:
+        "../scripts/verify_dump.py"
+
+
 rule select_posts:
     input:
         dump=lambda wc: SUBMISSION_DUMPS[wc.submissions_dump],
+        verified=lambda wc: dump_verification(wc.submissions_dump),
     output:
         posts=f"{RESULTS}/data/posts/{{submissions_dump}}.parquet",
         counts=f"{RESULTS}/data/posts/{{submissions_dump}}.counts.json",
@@ -90,6 +112,7 @@ rule select_posts:
 rule collect_comments:
     input:
         dump=lambda wc: COMMENT_DUMPS[wc.comments_dump],
+        verified=lambda wc: dump_verification(wc.comments_dump),
         posts=post_files(),
     output:
         comments=f"{RESULTS}/data/comments/{{comments_dump}}.parquet",

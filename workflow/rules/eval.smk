@@ -50,6 +50,10 @@ else:
             "../envs/eval.yaml"
         params:
             config_repo="google-bert/bert-base-uncased",
+            config_revision=config["benchmarks"]["toxicity"].get(
+                "detoxify_config_revision"
+            ),
+            sha256=config["benchmarks"]["toxicity"].get("detoxify_sha256"),
         script:
             "../scripts/fetch_detoxify.py"
 

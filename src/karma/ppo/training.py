@@ -157,8 +157,7 @@ def train_policy(
         )
         log.warning("%s/%s: %s", name, variant, warning)
     if not cfg.keep_checkpoints:
-        store.clear()
-        shutil.rmtree(scratch_dir, ignore_errors=True)
+        store.remove()
     return {
         "policy": name,
         "variant": variant,
