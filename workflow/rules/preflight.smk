@@ -7,12 +7,12 @@
 #   as a warning by a dry run, which still plans the whole DAG, and stopping a real run in `onstart`
 #   before its first job. The real run looks only at the jobs it will run (so `snakemake <target>`
 #   is not blocked by what other targets need) and contacts the download hosts, with a short timeout,
-#   only when it plans downloads. See README.md, "Preflight".
+#   only when it plans downloads. See README.md, "Checks before anything runs".
 import dataclasses
 
 from snakemake.logging import logger
 
-from karma.config_checks import ConfigError
+from karma.config_checks import ConfigError, stop_on_config_errors
 from karma.evaluation.toxicity import DETOXIFY_CHECKPOINT_URL, PERSPECTIVE_KEY_VARIABLE
 from karma.preflight import (
     BYTES_PER_PARAMETER,
@@ -172,15 +172,27 @@ def _judge(plan, *, dry_run):
     return None
 
 
+# Everything the config may need from outside; a dry run and a real run each take their part.
 with stop_on_config_errors():
-    PREFLIGHT_PLAN = Plan(
+    CONFIGURED_NEEDS = Plan(
         missing_dumps=_missing_inputs(),
-        downloads=[d for d in configured_downloads() if not os.path.exists(d.output)],
-        slurm_accounts=_configured_accounts(),
+        downloads=configured_downloads(),
         secrets=configured_secrets(),
     )
     if workflow.is_main_process and workflow.output_settings.dryrun:
-        summary = _judge(PREFLIGHT_PLAN, dry_run=True)
+        # The dry run's view: downloads whose output is missing, accounts as configured.
+        summary = _judge(
+            dataclasses.replace(
+                CONFIGURED_NEEDS,
+                downloads=[
+                    d
+                    for d in CONFIGURED_NEEDS.downloads
+                    if not os.path.exists(d.output)
+                ],
+                slurm_accounts=_configured_accounts(),
+            ),
+            dry_run=True,
+        )
         if summary:
             logger.warning(summary)
 
@@ -202,7 +214,7 @@ def preflight_before_first_job():
         if not job.is_local and job.resources.get("slurm_account") is not None
     }
     plan = dataclasses.replace(
-        PREFLIGHT_PLAN.restricted_to(outputs, secrets_needed=toxicity_planned),
+        CONFIGURED_NEEDS.restricted_to(outputs, secrets_needed=toxicity_planned),
         slurm_accounts=accounts,
     )
     with stop_on_config_errors():
