@@ -312,7 +312,9 @@ def format_summary(problems: Sequence[Problem], *, dry_run: bool) -> str:
         lines = [_wrap(f"{number}. {problem.title}:", "  ", "     ")]
         lines += [_wrap(item, "     - ", "       ") for item in problem.items]
         lines.append("   What to do:")
-        lines += [_wrap(line, "     ", "        ") for line in problem.todo.splitlines()]
+        # numbered steps hang under their text; prose lines wrap flush
+        lines += [_wrap(line, "     ", "        " if line[:1].isdigit() else "     ")
+                  for line in problem.todo.splitlines()]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
