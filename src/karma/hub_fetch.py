@@ -32,23 +32,6 @@ LOCK_PATH = Path("resources/hub.lock.json")
 SOURCE_NAME = ".hub-source.json"
 COMMIT = re.compile(r"[0-9a-f]{40}")
 
-PUSHSHIFT_HELP = """\
-Pushshift dump {name} is missing at {path}.
-
-Reddit dumps cannot be fetched by the workflow. To obtain them:
-  1. Download the monthly files (RS_YYYY-MM.zst for submissions, RC_YYYY-MM.zst for comments)
-     from the Pushshift archive on Academic Torrents ("Reddit comments/submissions 2005-06 to
-     2023-12", https://academictorrents.com/details/9c263fc85366c1ef8f5bb9da0203f4c8c8db75f4)
-     or your institution's mirror.
-  2. Place them under resources/pushshift/ (or symlink them there), keeping their file names.
-  3. List them in config/paper.yaml under reddit.submissions / reddit.comments, then re-run.
-"""
-
-
-def missing_dump_message(path: str | Path) -> str:
-    path = Path(path)
-    return PUSHSHIFT_HELP.format(name=path.name, path=path)
-
 
 class HubPinError(RuntimeError):
     """A fetch would not be reproducible: the config and the lock file disagree on a commit."""

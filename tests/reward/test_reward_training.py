@@ -21,7 +21,6 @@ from karma.formats import Conversation, render_example
 from karma.reward.metrics import binary_metrics
 from karma.reward.model import KarmaRewardConfig, KarmaRewardModel, RewardScorer
 from karma.reward.training import (
-    RewardTrainingConfig,
     TrainingInterrupted,
     collate,
     epoch_order,
@@ -126,23 +125,6 @@ def assert_same_weights(a, b):
     assert set(wa) == set(wb)
     for name in wa:
         assert torch.equal(wa[name], wb[name]), name
-
-
-def test_config_defaults_and_validation():
-    default = RewardTrainingConfig()
-    assert (default.learning_rate, default.weight_decay, default.batch_size) == (1e-5, 0.01, 16)
-    parsed = RewardTrainingConfig.from_dict(
-        {"learning_rate": "2e-3", "warmup_ratio": 0, "micro_batch_size": 4}
-    )
-    assert parsed.learning_rate == 2e-3 and parsed.accumulation_steps == 4
-    with pytest.raises(ValueError, match="'learnig_rate'"):
-        RewardTrainingConfig.from_dict({"learnig_rate": 1e-3})
-    with pytest.raises(ValueError, match="multiple of micro_batch_size"):
-        RewardTrainingConfig.from_dict({"micro_batch_size": 5})
-    with pytest.raises(ValueError, match="'bf16'"):
-        RewardTrainingConfig.from_dict({"bf16": "yes"})
-    with pytest.raises(ValueError, match="'learning_rate' must be a number"):
-        RewardTrainingConfig.from_dict({"learning_rate": "fast"})
 
 
 def test_epoch_order_is_a_seeded_permutation():

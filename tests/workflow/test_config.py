@@ -61,3 +61,50 @@ def test_paper_dry_run_needs_no_dumps_or_network():
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
     assert "pushshift_dump" in out and "collect_comments" in out and "build_examples" in out
+
+
+HOSTILE_NAMES = ["..", ".", "../../../../tmp/x", "a/b", "/abs", "", "x y", "{wildcard}"]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+@pytest.mark.parametrize("where", ["run", "models", "tokenizers", "policies", "variants", "downloads"])
+def test_names_that_become_paths_are_constrained(where, name):
+    """Issue 14 defect 6: no name may lead outside results/ or resources/."""
+    config = copy.deepcopy(load("paper.yaml"))
+    if where == "run":
+        config["run"] = name
+    elif where == "downloads":
+        config["benchmarks"]["downloads"][name] = {"repo": "a/b", "file": "x.csv"}
+    else:
+        section = config[where]
+        section[name] = copy.deepcopy(next(iter(section.values()), {"vocab_size": 300}))
+    with pytest.raises(WorkflowError):
+        validate(config, SCHEMA)
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b"])
+def test_names_that_refer_to_other_sections_are_constrained(name):
+    for edit in (
+        lambda c: c["reward"].update(backbone=name),
+        lambda c: c["variants"]["base"]["policies"].append(name),
+        lambda c: c["models"]["tiny-pythia"].update(tokenizer=name),
+    ):
+        config = copy.deepcopy(load("config.yaml"))
+        edit(config)
+        with pytest.raises(WorkflowError):
+            validate(config, SCHEMA)
+
+
+@pytest.mark.parametrize("entry", ["resources/RS_{x}.zst", "resources/RS_a b.zst", "RS_../x.zst"])
+def test_dump_file_names_must_be_safe_job_names(entry):
+    config = copy.deepcopy(load("paper.yaml"))
+    config["reddit"]["submissions"] = [entry]
+    with pytest.raises(WorkflowError):
+        validate(config, SCHEMA)
+
+
+def test_safe_names_pass():
+    config = copy.deepcopy(load("paper.yaml"))
+    config["run"] = "paper-v2.1_rerun"
+    config["reddit"]["submissions"] = ["/data/dumps/RS_2023-0*.zst"]
+    validate(config, SCHEMA)

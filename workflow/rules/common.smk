@@ -1,69 +1,66 @@
 # Helpers, target functions and wildcard constraints, all derived from the validated config.
-import glob
+import copy
 import os
 import re
 from pathlib import Path
 
+from snakemake.utils import update_config
+
+from karma.backbone_specs import checked_spec
+from karma.config_checks import (
+    SectionParsers,
+    check_workflow_config,
+    configured_dumps,
+    stop_on_config_errors,
+)
+from karma.evaluation.toxicity import ToxicityConfig
+from karma.ppo.settings import PolicyTrainingConfig
 from karma.report.layout import figure_paths, table_paths
+from karma.reward.settings import RewardTrainingConfig
 
 RESULTS = f"results/{config['run']}"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 SETTINGS = ["generalized", "conditioned"]
 PROMPT_SOURCES = ["reddit", "ultrachat"]
-GLOB_CHARS = re.compile(r"[*?\[]")
+ULTRACHAT_REPO = "HuggingFaceH4/ultrachat_200k"
+DETOXIFY_CONFIG_REPO = "google-bert/bert-base-uncased"
 
 
-def expand_dump_paths(key):
-    """Config paths, with globs expanded against existing files; literal paths pass through so
-    that a missing dump becomes the target of a rule that explains how to get it."""
-    paths = []
-    for entry in config["reddit"][key]:
-        if GLOB_CHARS.search(entry):
-            matched = sorted(glob.glob(entry))
-            if not matched:
-                raise ValueError(
-                    f"config reddit.{key}: the pattern {entry!r} matches no file; "
-                    "download the dumps first (see config/README.md) or list files explicitly"
-                )
-            paths.extend(matched)
-        else:
-            paths.append(entry)
-    return paths
+def policy_settings(policy):
+    """The shared PPO settings with the policy's own overrides merged in: what its job gets."""
+    settings = copy.deepcopy(config["ppo"])
+    update_config(settings, copy.deepcopy(config["policies"][policy]))
+    settings.setdefault("ppo", {}).setdefault("seed", config["seed"])
+    return settings
 
 
-def dumps_by_name(key):
-    """Dump file stem (e.g. RS_2019-01) -> path; stems name the per-dump jobs."""
-    by_name = {}
-    for path in expand_dump_paths(key):
-        name = Path(path).name.split(".")[0]
-        if name in by_name:
-            raise ValueError(
-                f"config reddit.{key}: two dumps share the name {name!r} "
-                f"({by_name[name]} and {path}); each dump needs a distinct file name"
-            )
-        by_name[name] = path
-    return by_name
+def policy_training_params(wildcards):
+    return policy_settings(wildcards.policy)
 
 
-SUBMISSION_DUMPS = dumps_by_name("submissions")
-COMMENT_DUMPS = dumps_by_name("comments")
-for _name in SUBMISSION_DUMPS.keys() & COMMENT_DUMPS.keys():
-    raise ValueError(
-        f"dump {_name!r} is listed as both a submissions and a comments dump"
+def reward_training_params(wildcards=None):
+    return {"seed": config["seed"], **config["reward"]["training"]}
+
+
+# Every section and entry is checked as its job would check it, before the DAG exists: a job that
+# refuses its settings comes too late, after Snakemake has deleted its previous outputs.
+with stop_on_config_errors():
+    SUBMISSION_DUMPS = configured_dumps("submissions", config["reddit"]["submissions"])
+    COMMENT_DUMPS = configured_dumps("comments", config["reddit"]["comments"])
+    check_workflow_config(
+        config,
+        policy_settings={
+            policy: policy_settings(policy) for policy in config["policies"]
+        },
+        reward_training=reward_training_params(),
+        parsers=SectionParsers(
+            reward_training=RewardTrainingConfig.from_dict,
+            policy_training=PolicyTrainingConfig.from_mapping,
+            toxicity=ToxicityConfig.from_mapping,
+            backbone_spec=checked_spec,
+        ),
     )
-for _name in SUBMISSION_DUMPS:
-    if not _name.startswith("RS_"):
-        raise ValueError(
-            f"config reddit.submissions: {_name!r} is not an RS_ (submissions) dump"
-        )
-for _name in COMMENT_DUMPS:
-    if not _name.startswith("RC_"):
-        raise ValueError(
-            f"config reddit.comments: {_name!r} is not an RC_ (comments) dump"
-        )
-
-
 def _dump_checksums():
     """reddit.sha256 by dump name. A file name that is no configured dump is an error: a typo
     would otherwise leave that dump unverified without a word."""
@@ -91,44 +88,10 @@ def dump_verification(name):
     return [f"resources/checksums/{name}.sha256.json"] if name in DUMP_SHA256 else []
 
 
-def _deep_merge(base, override):
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 VARIANTS = config["variants"]
 TRAINED_VARIANTS = [name for name, spec in VARIANTS.items() if "setting" in spec]
 POLICIES = list(config["policies"])
 BENCHMARKS = list(config["benchmarks"]["names"])
-
-
-def _check_policies():
-    """Every policy is a model; a policy of the reward model's family needs an explicit opt-in."""
-    reward_family = config["models"][config["reward"]["backbone"]]["family"]
-    for name, variant in VARIANTS.items():
-        for policy in variant["policies"]:
-            if policy not in config["policies"]:
-                raise ValueError(
-                    f"variant {name!r} lists policy {policy!r}, which is not under 'policies'"
-                )
-    for policy, settings in config["policies"].items():
-        if policy not in config["models"]:
-            raise ValueError(f"policy {policy!r} is not defined under 'models'")
-        family = config["models"][policy]["family"]
-        if family == reward_family and not settings.get("same_family_intended", False):
-            raise ValueError(
-                f"policy {policy!r} is of the reward model's family ({family!r}): PPO against a "
-                "reward model of its own family invites reward hacking (the paper excluded "
-                f"Llama-1B for this). Set policies.{policy}.same_family_intended: true if intended."
-            )
-
-
-_check_policies()
 
 
 def _benchmark_paths():
@@ -223,13 +186,6 @@ def model_dir(name):
 
 def policy_model(policy, variant):
     return f"{RESULTS}/policy/{policy}/{variant}/model"
-
-
-def policy_training_params(wildcards):
-    """The shared PPO settings with the policy's own overrides merged in."""
-    settings = _deep_merge(config["ppo"], config["policies"][wildcards.policy])
-    settings.setdefault("ppo", {}).setdefault("seed", config["seed"])
-    return settings
 
 
 def _benchmark_inputs(names):
@@ -379,10 +335,6 @@ def eval_mem_mb(wildcards, attempt):
 def eval_runtime(wildcards, attempt):
     cells = 1 if "benchmark" in wildcards.keys() else len(BENCHMARKS)
     return int((30 + 60 * _params_b(wildcards.policy)) * cells * attempt)
-
-
-def reward_training_params(wildcards):
-    return {"seed": config["seed"], **config["reward"]["training"]}
 
 
 def reward_targets():

@@ -46,7 +46,7 @@ else:
         conda:
             "../envs/data.yaml"
         params:
-            repo="HuggingFaceH4/ultrachat_200k",
+            repo=ULTRACHAT_REPO,
             split="train_sft",
             revision=config["prompts"]["ultrachat"].get("revision"),
         script:
@@ -54,14 +54,16 @@ else:
 
 
 rule pushshift_dump:
-    """Dumps are not downloadable by a script: this rule only runs when one is missing, and fails
-    with instructions for obtaining it."""
+    """Dumps are not downloadable by a script. This rule lets `snakemake -n` plan the whole DAG
+    without them; a real run stops in the preflight (preflight.smk) before it could run, and should
+    it run anyway, it fails at once, with instructions, and is not retried."""
     output:
         "resources/pushshift/{dump}",
     log:
         "resources/logs/pushshift_dump/{dump}.log",
     wildcard_constraints:
         dump=r"R[SC]_[^/]+",
+    retries: 0
     conda:
         "../envs/data.yaml"
     script:

@@ -49,7 +49,7 @@ else:
         conda:
             "../envs/eval.yaml"
         params:
-            config_repo="google-bert/bert-base-uncased",
+            config_repo=DETOXIFY_CONFIG_REPO,
             config_revision=config["benchmarks"]["toxicity"].get(
                 "detoxify_config_revision"
             ),

@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from karma.reward.settings import DEFAULT_THRESHOLD
+
 log = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLD = 0.5
 MAX_CURVE_POINTS = 200
 
 
