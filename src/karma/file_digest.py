@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from karma.parquet_io import write_json
-
 log = logging.getLogger(__name__)
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -100,6 +98,9 @@ def verify_and_record(path: str | Path, sha256: str, record_path: str | Path,
     expected = checked_sha256(sha256, what)
     verify_sha256(path, expected, what)
     record = {**_identity(path), "sha256": expected}
+    # Imported here: the config check imports this module at parse time, and parquet_io pulls pyarrow.
+    from karma.parquet_io import write_json
+
     write_json(record, record_path)
     return record
 

@@ -61,6 +61,8 @@ with stop_on_config_errors():
             backbone_spec=checked_spec,
         ),
     )
+
+
 def _dump_checksums():
     """reddit.sha256 by dump name. A file name that is no configured dump is an error: a typo
     would otherwise leave that dump unverified without a word."""
