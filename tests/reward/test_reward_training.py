@@ -162,7 +162,7 @@ def test_loss_is_bce_and_accumulation_matches_one_batch(world):
     ids = tokenizer(list(data.text))["input_ids"]
     labels = torch.tensor(data.label.to_numpy(), dtype=torch.float32)
 
-    logits = model(**collate(ids, tokenizer.pad_token_id)).logits
+    logits = model(**collate(ids, tokenizer.pad_token_id)).logits.squeeze(-1)
     loss = micro_batch_loss(logits, labels, 16)
     torch.testing.assert_close(loss, F.binary_cross_entropy_with_logits(logits, labels))
     loss.backward()
@@ -171,7 +171,7 @@ def test_loss_is_bce_and_accumulation_matches_one_batch(world):
 
     accumulated = 0.0
     for start in range(0, 16, 4):
-        part = model(**collate(ids[start : start + 4], tokenizer.pad_token_id)).logits
+        part = model(**collate(ids[start : start + 4], tokenizer.pad_token_id)).logits.squeeze(-1)
         piece = micro_batch_loss(part, labels[start : start + 4], 16)
         piece.backward()
         accumulated += piece.item()
@@ -271,7 +271,7 @@ def test_gradient_checkpointing_keeps_the_math_and_bf16_changes_it(world, tmp_pa
     plain, checkpointed, bf16 = (weights(tmp_path / n) for n in ("plain", "checkpointed", "bf16"))
     for name in plain:
         torch.testing.assert_close(checkpointed[name], plain[name], atol=1e-6, rtol=1e-5)
-    assert bf16["head.4.weight"].dtype == torch.float32  # master weights stay fp32 under autocast
+    assert bf16["score.4.weight"].dtype == torch.float32  # master weights stay fp32 under autocast
     assert any(not torch.equal(bf16[name], plain[name]) for name in plain)
 
 

@@ -54,6 +54,7 @@ rule train_reward_model:
     input:
         train=f"{RESULTS}/data/reward/{{setting}}/train.parquet",
         test=f"{RESULTS}/data/reward/{{setting}}/test.parquet",
+        stats=f"{RESULTS}/data/reward/{{setting}}/stats.json",
         backbone=model_dir(config["reward"]["backbone"]),
     output:
         model=directory(f"{RESULTS}/reward/{{setting}}/model"),
