@@ -16,6 +16,10 @@ if not workflow.overwrite_configfiles:
 
 validate(config, "workflow/schemas/config.schema.yaml")
 
+
+report: "workflow/report/workflow.rst"
+
+
 # Jobs import the workflow's library from this checkout, also inside --sdm conda environments
 # (which hold only third-party packages) and on cluster nodes (sbatch exports the environment).
 os.environ.update(

@@ -122,8 +122,9 @@ class Progress:
         line = progress_line(self.what, self.done, self.total, elapsed, rate, self.unit)
         if final:
             line += " (done)"
-        if self.detail is not None:
-            line += f"; {self.detail()}"
+        extra = self.detail() if self.detail is not None else ""
+        if extra:
+            line += f"; {extra}"
         self.logger.info("%s", line)
 
     def __enter__(self) -> Progress:

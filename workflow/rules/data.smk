@@ -9,7 +9,7 @@ if config["demo"]["enabled"]:
         log:
             "resources/demo/logs/generate_demo_pushshift.log",
         benchmark:
-            "resources/demo/benchmarks/generate_demo_pushshift.tsv"
+            "resources/demo/timings/generate_demo_pushshift.tsv"
         conda:
             "../envs/data.yaml"
         params:
@@ -25,6 +25,8 @@ if config["demo"]["enabled"]:
             config["prompts"]["ultrachat"]["source"],
         log:
             "resources/demo/logs/generate_demo_ultrachat.log",
+        benchmark:
+            "resources/demo/timings/generate_demo_ultrachat.tsv"
         conda:
             "../envs/data.yaml"
         params:
@@ -43,6 +45,8 @@ else:
             config["prompts"]["ultrachat"]["source"],
         log:
             "resources/logs/fetch_ultrachat.log",
+        benchmark:
+            "resources/timings/fetch_ultrachat.tsv"
         conda:
             "../envs/data.yaml"
         params:
@@ -54,7 +58,7 @@ else:
 
 rule pushshift_dump:
     """Dumps are not downloadable by a script: this rule only runs when one is missing, and fails
-    with instructions for obtaining it."""
+    with instructions for obtaining it (no work, so no benchmark: file)."""
     output:
         "resources/pushshift/{dump}",
     log:
@@ -161,6 +165,8 @@ rule build_reddit_prompts:
         f"{RESULTS}/data/prompts/reddit.parquet",
     log:
         f"{LOGS}/data/build_prompts/reddit.log",
+    benchmark:
+        f"{BENCH}/data/build_prompts/reddit.tsv"
     conda:
         "../envs/data.yaml"
     params:
@@ -179,6 +185,8 @@ rule build_ultrachat_prompts:
         f"{RESULTS}/data/prompts/ultrachat.parquet",
     log:
         f"{LOGS}/data/build_prompts/ultrachat.log",
+    benchmark:
+        f"{BENCH}/data/build_prompts/ultrachat.tsv"
     conda:
         "../envs/data.yaml"
     params:
