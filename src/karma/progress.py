@@ -46,25 +46,38 @@ def format_duration(seconds: float) -> str:
     return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
-def _amount(value: float, unit: str) -> tuple[str, str]:
-    """A number as shown, and the unit to show it in (bytes as MB)."""
-    if unit == "bytes":
-        return f"{value / 1e6:.1f}", "MB"
-    return (f"{value:g}" if value != int(value) else str(int(value))), unit
+_BYTE_UNITS = ((1e9, "GB"), (1e6, "MB"), (1e3, "kB"))
+
+
+def _byte_unit(reference: float) -> tuple[float, str]:
+    return next(((size, name) for size, name in _BYTE_UNITS if reference >= size), (1.0, "B"))
+
+
+def _count(value: float, scale: float = 1.0) -> str:
+    scaled = value / scale
+    if scale != 1.0:
+        return f"{scaled:.1f}"
+    return str(int(scaled)) if float(scaled).is_integer() else f"{scaled:.4g}"
 
 
 def progress_line(
     what: str, done: float, total: float | None, elapsed: float, rate: float, unit: str
 ) -> str:
-    """``what: 42.0% (21 of 50 steps), 3.5 steps/s, elapsed 0:00:06, ETA 0:00:08``."""
-    speed = f"{rate / 1e6:.2f} MB/s" if unit == "bytes" else f"{rate:.3g} {unit}/s"
-    shown, shown_unit = _amount(done, unit)
+    """``what: 42.0% (21 of 50 steps), 3.5 steps/s, elapsed 0:00:06, ETA 0:00:08``; bytes are
+    shown in the unit of the total (kB, MB, GB), their rate in MB/s."""
+    if unit == "bytes":
+        scale, shown_unit = _byte_unit(total or done)
+        speed = f"{rate / 1e6:.2f} MB/s"
+    else:
+        scale, shown_unit = 1.0, unit
+        speed = f"{rate:.3g} {unit}/s"
     if not total:
-        return f"{what}: {shown} {shown_unit}, {speed}, elapsed {format_duration(elapsed)}"
+        return f"{what}: {_count(done, scale)} {shown_unit}, {speed}, elapsed {format_duration(elapsed)}"
     left = (total - done) / rate if rate > 0 else math.inf
     return (
-        f"{what}: {100 * done / total:.1f}% ({shown} of {' '.join(_amount(total, unit))}), "
-        f"{speed}, elapsed {format_duration(elapsed)}, ETA {format_duration(max(left, 0.0))}"
+        f"{what}: {100 * done / total:.1f}% ({_count(done, scale)} of {_count(total, scale)} "
+        f"{shown_unit}), {speed}, elapsed {format_duration(elapsed)}, "
+        f"ETA {format_duration(max(left, 0.0))}"
     )
 
 

@@ -24,9 +24,9 @@ from karma.data.pushshift import (
     Comment,
     DropCounts,
     MalformedRecord,
-    ProgressLog,
     iter_regions,
     parse_line,
+    scan_progress,
     to_comment,
 )
 from karma.parquet_io import BatchedParquetWriter, write_json
@@ -122,15 +122,12 @@ def collect_comments(
     post_ids = read_post_ids(post_files)
     log.info("%s: scanning for comments of %d candidate posts", dump, len(post_ids))
     counts = DropCounts(file=str(dump))
-    progress = ProgressLog(f"comments {Path(dump).name}")
-    nbytes = 0
+    progress = scan_progress("comments", dump, counts)
     with BatchedParquetWriter(out_parquet, COMMENT_SCHEMA) as writer:
         sink = _CommentSink(writer, counts, filters, str(dump))
-        for buf, start, end in iter_regions(dump):
-            nbytes += end - start
+        for buf, start, end in iter_regions(dump, on_read=progress.advance):
             _scan_region(buf, start, end, post_ids, sink)
-            progress.update(counts.read, nbytes)
-    progress.update(counts.read, nbytes, final=True)
+    progress.finish()
     counts.check()
     write_json(counts.to_dict(), out_counts)
     log.info("%s: kept %d of %d lines; dropped %s", dump, counts.kept, counts.read,

@@ -11,9 +11,9 @@ from karma.data.filters import RedditFilters, submission_drop_reason
 from karma.data.pushshift import (
     DropCounts,
     MalformedRecord,
-    ProgressLog,
     iter_chunks,
     parse_line,
+    scan_progress,
     to_submission,
 )
 from karma.parquet_io import BatchedParquetWriter, write_json
@@ -49,11 +49,9 @@ def select_posts(
     filters run, so their comments are never collected and their language is never judged.
     """
     counts = DropCounts(file=str(dump))
-    progress = ProgressLog(f"posts {Path(dump).name}")
-    nbytes = 0
+    progress = scan_progress("posts", dump, counts)
     with BatchedParquetWriter(out_parquet, POST_SCHEMA) as writer:
-        for chunk in iter_chunks(dump):
-            nbytes += len(chunk)
+        for chunk in iter_chunks(dump, on_read=progress.advance):
             lines = chunk.split(b"\n")
             lines.pop()
             for line in lines:
@@ -82,8 +80,7 @@ def select_posts(
                         "source_file": str(dump),
                     }
                 )
-            progress.update(counts.read, nbytes)
-    progress.update(counts.read, nbytes, final=True)
+    progress.finish()
     counts.check()
     write_json(counts.to_dict(), out_counts)
     log.info("%s: kept %d of %d posts; dropped %s", dump, counts.kept, counts.read,

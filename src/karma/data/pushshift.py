@@ -10,15 +10,16 @@ naming the file.
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 import zstandard
+
+from karma.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,10 @@ def _is_zstd(path: Path) -> bool:
     )
 
 
-def _decompressed_blocks(path: Path) -> Iterator[bytes]:
+OnRead = Callable[[int], object]
+
+
+def _decompressed_blocks(path: Path, on_read: OnRead | None = None) -> Iterator[bytes]:
     """Decompress frame after frame, so that a file cut short is noticed rather than truncated."""
     dctx = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW_SIZE)
     with path.open("rb") as handle:
@@ -56,6 +60,8 @@ def _decompressed_blocks(path: Path) -> Iterator[bytes]:
             data = handle.read(READ_SIZE)
             if not data:
                 break
+            if on_read is not None:
+                on_read(len(data))
             while data:
                 try:
                     out = dobj.decompress(data)
@@ -79,22 +85,26 @@ def _decompressed_blocks(path: Path) -> Iterator[bytes]:
             )
 
 
-def _plain_blocks(path: Path) -> Iterator[bytes]:
+def _plain_blocks(path: Path, on_read: OnRead | None = None) -> Iterator[bytes]:
     with path.open("rb") as handle:
         while block := handle.read(READ_SIZE * 8):
+            if on_read is not None:
+                on_read(len(block))
             yield block
 
 
-def iter_regions(path: str | Path) -> Iterator[tuple[bytes, int, int]]:
+def iter_regions(path: str | Path, on_read: OnRead | None = None) -> Iterator[tuple[bytes, int, int]]:
     """Yield ``(buffer, start, end)``: ``buffer[start:end]`` holds whole lines only.
 
     Regions point into the decompressed blocks themselves, so a scan with ``pos``/``endpos``
     arguments touches each byte without copying it; only the line straddling two blocks is copied.
+    ``on_read(n)`` is told of every ``n`` bytes read from the file itself (compressed, for zstd),
+    which against the file's size is the scan's progress.
     """
     path = Path(path)
     if not path.is_file():
         raise DumpReadError(f"{path}: dump file not found")
-    blocks = _decompressed_blocks(path) if _is_zstd(path) else _plain_blocks(path)
+    blocks = _decompressed_blocks(path, on_read) if _is_zstd(path) else _plain_blocks(path, on_read)
     carry = b""
     for block in blocks:
         first = block.find(b"\n")
@@ -114,9 +124,9 @@ def iter_regions(path: str | Path) -> Iterator[tuple[bytes, int, int]]:
         yield carry + b"\n", 0, len(carry) + 1
 
 
-def iter_chunks(path: str | Path) -> Iterator[bytes]:
+def iter_chunks(path: str | Path, on_read: OnRead | None = None) -> Iterator[bytes]:
     """Chunks of whole lines (copies of the regions), for callers that want plain bytes."""
-    for buffer, start, end in iter_regions(path):
+    for buffer, start, end in iter_regions(path, on_read):
         yield buffer if (start, end) == (0, len(buffer)) else buffer[start:end]
 
 
@@ -160,25 +170,15 @@ class DropCounts:
             )
 
 
-class ProgressLog:
-    """Periodic 'lines, MB, rate' log lines for long scans."""
-
-    def __init__(self, label: str, every_s: float = 10.0) -> None:
-        self.label = label
-        self.every_s = every_s
-        self.start = self.last = time.monotonic()
-
-    def update(self, lines: int, nbytes: int, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self.last < self.every_s:
-            return
-        self.last = now
-        elapsed = max(now - self.start, 1e-9)
-        log.info(
-            "%s: %d lines, %.1f MB in %.1f s (%.0f lines/s, %.1f MB/s)%s",
-            self.label, lines, nbytes / 1e6, elapsed, lines / elapsed,
-            nbytes / 1e6 / elapsed, " done" if final else "",
-        )
+def scan_progress(what: str, path: str | Path, counts: DropCounts) -> Progress:
+    """Progress of one dump scan: bytes of the file read (pass ``progress.advance`` as ``on_read``)
+    against its size, with the lines read and kept so far."""
+    path = Path(path)
+    size = path.stat().st_size if path.is_file() else None
+    return Progress(
+        f"{what} {path.name}", size, unit="bytes", logger=log,
+        detail=lambda: f"{counts.read} lines read, {counts.kept} kept",
+    )
 
 
 class MalformedRecord(ValueError):
