@@ -15,17 +15,13 @@ import textwrap
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
+from test_reward_training import SPEC, split, write_world
 
-from karma.demo.tokenizer_training import train_bpe_tokenizer
-from karma.formats import Conversation, render_example
 from karma.reward.model import RewardScorer
 from karma.reward.training import train_reward_model
 
-SPEC = {"architecture": "llama", "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
-        "num_key_value_heads": 1, "intermediate_size": 32, "max_position_embeddings": 128}
 CONFIG = {"learning_rate": 3e-3, "epochs": 1, "batch_size": 8, "micro_batch_size": 8, "max_length": 40,
           "checkpoint_every_steps": 50, "eval_batch_size": 4, "seed": 3, "device": "cpu"}
 RUN_CONFIG = {"run": "unit", "seed": 3, "label": {"ratio": 0.4, "nonpositive_parent": "drop"}}
@@ -33,26 +29,11 @@ STATS = {"setting": "conditioned", "label_rule": {"ratio": 0.4, "nonpositive_par
          "train": {"examples": 32, "posts": 11, "positive_rate": 0.5}}
 
 
-def examples(n: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    rows = []
-    for i in range(n):
-        label = int(rng.integers(0, 2))
-        words = " ".join(rng.choice(["thanks", "funny", "ha"] if label else ["no", "wrong", "meh"], 4))
-        conv = Conversation(title=f"post {i % 7} about cats", body="the cat sat on the mat " * (i % 4),
-                            subreddit="cats", created_utc=1_546_300_800 + 3600 * i)
-        rows.append({"example_id": f"{seed}-{i}", "post_id": f"p{i // 3}", "label": label,
-                     "text": render_example(conv, words, "conditioned")})
-    return pd.DataFrame(rows)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("rm-outputs")
-    train, test = examples(32, 0), examples(12, 1)
-    train.to_parquet(root / "train.parquet")
-    test.to_parquet(root / "test.parquet")
-    train_bpe_tokenizer(list(train.text), vocab_size=300).save_pretrained(root / "tok")
+    train, test = split(32, 0), split(12, 1)
+    write_world(root, train, test)
     (root / "stats.json").write_text(json.dumps(STATS))
     threads = torch.get_num_threads()
     metrics = train_reward_model(
@@ -155,9 +136,7 @@ def test_trl_get_reward_reads_the_same_logit(trained):
 
 def test_training_logs_percentage_and_eta(tmp_path, caplog):
     root = tmp_path
-    examples(24, 0).to_parquet(root / "train.parquet")
-    examples(8, 1).to_parquet(root / "test.parquet")
-    train_bpe_tokenizer(list(examples(24, 0).text), vocab_size=300).save_pretrained(root / "tok")
+    write_world(root, split(24, 0), split(8, 1))
     threads = torch.get_num_threads()
     with caplog.at_level(logging.INFO, logger="karma.reward.training"):
         train_reward_model(root / "train.parquet", root / "test.parquet", root / "model",

@@ -75,14 +75,17 @@ def split(n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("world")
-    train, test = split(48, 0), split(16, 1)
+def write_world(root, train: pd.DataFrame, test: pd.DataFrame):
+    """The two splits and a tokenizer trained on the training texts, as a run's inputs."""
     train.to_parquet(root / "train.parquet")
     test.to_parquet(root / "test.parquet")
     train_bpe_tokenizer(list(train.text), vocab_size=300).save_pretrained(root / "tok")
     return root
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return write_world(tmp_path_factory.mktemp("world"), split(48, 0), split(16, 1))
 
 
 @pytest.fixture(autouse=True)
