@@ -42,7 +42,7 @@ def json_block(value: Any) -> str:
 def _provenance_section(record: Mapping[str, Any]) -> str:
     git = record.get("git") or {}
     commit = git.get("commit") or "unknown (not run from a git checkout)"
-    dirty = {True: "yes (uncommitted changes)", False: "no", None: "unknown"}[git.get("dirty")]
+    dirty = {True: "yes", False: "no", None: "unknown"}[git.get("dirty")]
     packages = record.get("packages") or {}
     rows = "\n".join(f"| {name} | {version or 'not installed'} |" for name, version in packages.items())
     return (
