@@ -6,10 +6,12 @@ reward model and the policies do not share a tokenizer.
 
 Invariant the PPO reward relies on: ``render_example(c, r, s) == render_prompt(c, s) + r``.
 
-Policies are saved with :data:`CHAT_TEMPLATE`, a Jinja chat template of the same format, so that
-``tokenizer.apply_chat_template(chat_messages(c, s), add_generation_prompt=True, tokenize=False)``
-is ``render_prompt(c, s)``: the metadata block is a ``system`` message, sibling replies a ``context``
-message, the post and parent comments ``user``/``assistant`` turns.
+Policies and reward models are saved with :data:`CHAT_TEMPLATE`, a Jinja chat template of the same
+format: with ``messages = chat_messages(c, s)``, ``apply_chat_template(messages,
+add_generation_prompt=True, tokenize=False)`` is ``render_prompt(c, s)`` and ``apply_chat_template(
+messages + [{"role": "assistant", "content": r}], tokenize=False)`` is ``render_example(c, r, s)``. The
+metadata block is a ``system`` message, sibling replies a ``context`` message, the post and parent
+comments ``user``/``assistant`` turns.
 """
 
 from __future__ import annotations
@@ -27,17 +29,18 @@ CONTEXT_TAG = "<|context|>"
 META_TAG = "<|meta|>"
 SPECIAL_TAGS: tuple[str, ...] = (USER_TAG, ASSISTANT_TAG, CONTEXT_TAG, META_TAG)
 CHAT_ROLES = {"system": META_TAG, "user": USER_TAG, "assistant": ASSISTANT_TAG, "context": CONTEXT_TAG}
-# Each message is its role's tag, a newline, its content and a newline; the generation prompt is the
-# assistant tag and a newline. Unknown roles are an error, as the renderer knows no other turn.
+# Each message is its role's tag, a newline, its content and a newline, except a final assistant
+# message (the candidate response), which ends with its content as in render_example; the generation
+# prompt is the assistant tag and a newline. Unknown roles are an error: the format has no other turn.
 CHAT_TEMPLATE = (
+    "{%- set tags = {" + ", ".join(f"'{role}': '{tag}'" for role, tag in CHAT_ROLES.items()) + "} -%}"
     "{%- for message in messages -%}"
-    + "".join(
-        f"{{%- {'if' if i == 0 else 'elif'} message['role'] == '{role}' -%}}"
-        f"{{{{ '{tag}\\n' + message['content'] + '\\n' }}}}"
-        for i, (role, tag) in enumerate(CHAT_ROLES.items())
-    )
-    + "{%- else -%}{{ raise_exception('karma chat format: unknown role ' + message['role']) }}"
-    "{%- endif -%}{%- endfor -%}"
+    "{%- if message['role'] not in tags -%}"
+    "{{ raise_exception('karma chat format: unknown role ' + message['role']) }}"
+    "{%- endif -%}"
+    "{{ tags[message['role']] + '\\n' + message['content'] }}"
+    "{%- if not (loop.last and message['role'] == 'assistant') -%}{{ '\\n' }}{%- endif -%}"
+    "{%- endfor -%}"
     f"{{%- if add_generation_prompt -%}}{{{{ '{ASSISTANT_TAG}\\n' }}}}{{%- endif -%}}"
 )
 

@@ -81,8 +81,10 @@ def test_chat_template_renders_the_prompt_format(chat_tokenizer, conv, setting):
     rendered = chat_tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     assert rendered == render_prompt(conv, setting)
     with_reply = messages + [{"role": "assistant", "content": "Try a bigger pot."}]
+    example = render_example(conv, "Try a bigger pot.", setting)
+    assert chat_tokenizer.apply_chat_template(with_reply, tokenize=False) == example
     continued = chat_tokenizer.apply_chat_template(with_reply, continue_final_message=True, tokenize=False)
-    assert continued == render_example(conv, "Try a bigger pot.", setting)
+    assert continued == example
 
 
 def test_chat_template_rejects_unknown_roles(chat_tokenizer):

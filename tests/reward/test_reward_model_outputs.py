@@ -19,6 +19,7 @@ import pytest
 import torch
 from test_reward_training import SPEC, split, write_world
 
+from karma.formats import Conversation, chat_messages, render_example
 from karma.reward.model import RewardScorer
 from karma.reward.training import train_reward_model
 
@@ -53,6 +54,10 @@ def test_config_says_format_label_and_one_rewarding_label(trained):
     assert config["input_format"] == "conditioned" and config["label_rule"] == STATS["label_rule"]
     tokenizer = json.loads((root / "model/tokenizer_config.json").read_text())
     assert tokenizer["truncation_side"] == "left" and tokenizer["model_max_length"] == CONFIG["max_length"]
+    conversation = Conversation(title="a post", parents=("a reply",), siblings=("another",))
+    messages = chat_messages(conversation, "generalized") + [{"role": "assistant", "content": "ha"}]
+    assert RewardScorer.from_pretrained(root / "model", device="cpu").tokenizer.apply_chat_template(
+        messages, tokenize=False) == render_example(conversation, "ha", "generalized")
 
 
 def test_model_card_and_provenance(trained):
@@ -102,8 +107,9 @@ def test_plain_transformers_loads_and_scores_like_the_ppo_scorer(trained):
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     got = json.loads(result.stdout.strip().splitlines()[-1])
-    assert got["karma_modules"] == ["karma", "karma.backbones", "karma.progress", "karma.reward",
-                                    "karma.reward.model"]
+    # the documented import pulls in only the model's own module and the small core it builds on
+    assert got["karma_modules"] == ["karma", "karma.backbones", "karma.formats", "karma.progress",
+                                    "karma.reward", "karma.reward.model"]
     scorer = RewardScorer.from_pretrained(root / "model", device="cpu")
     # identical logits, the long text truncated from the left as in training
     assert got["one_by_one"] == [float(scorer.logits([t])[0]) for t in texts]

@@ -24,8 +24,13 @@ tokenizer truncates from the left at the training length, so `truncation=True` k
 For TRL, the backbone is `model.backbone` (`base_model_prefix`) and the head `model.score`, applied
 to the final hidden states, as `trl.experimental.utils.get_reward` expects; that function returns
 logits, while this workflow's PPO reward is `sigmoid(logit)`. Texts must be rendered as in training
-(`karma.formats.render_example`: the conversation, then the candidate response last); scoring the
-response of a model with another tokenizer goes through text, as `karma.ppo.cross_tokenizer` does."""
+(`karma.formats.render_example`: the conversation, then the candidate response last). The
+tokenizer's chat template does that for chat messages (roles `system` for the metadata block,
+`user`/`assistant` for the turns, `context` for other replies, the response as the final `assistant`
+message): `tokenizer.apply_chat_template(messages, tokenize=False)`, with
+`karma.formats.chat_messages(conversation, setting)` building the messages from a conversation.
+Scoring the response of a model with another tokenizer goes through text, as
+`karma.ppo.cross_tokenizer` does."""
 
 
 def reward_model_card(

@@ -45,6 +45,7 @@ from transformers.configuration_utils import SubConfigSpec
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from karma.backbones import load_backbone, load_tokenizer
+from karma.formats import CHAT_TEMPLATE
 from karma.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -223,13 +224,16 @@ def save_reward_model(
     """Model (safetensors) and tokenizer in one directory, so the scorer needs nothing else.
 
     The tokenizer is saved to encode as :func:`encode` does (left truncation at the model's
-    training length, right padding), so plain ``tokenizer(texts, truncation=True)`` matches it.
+    training length, right padding), so plain ``tokenizer(texts, truncation=True)`` matches it, and
+    with the chat template of the input format (:data:`karma.formats.CHAT_TEMPLATE`), which renders a
+    conversation ending in the candidate response exactly as :func:`karma.formats.render_example`.
     """
     out = Path(out_dir)
     model.save_pretrained(out)
     tokenizer.truncation_side = "left"
     tokenizer.padding_side = "right"
     tokenizer.model_max_length = model.config.max_input_tokens
+    tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(out)
     return out
 
