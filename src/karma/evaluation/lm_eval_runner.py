@@ -513,6 +513,5 @@ def _evaluate(
         seconds = time.perf_counter() - bench_started
         log.info("%s/%s/%s: %d items, %s=%.4f, %.1f s (%.1f items/s) -> %s", policy, variant, benchmark,
                  cell.n, cell.primary_metric, cell.primary_value, seconds, cell.n / seconds, out_paths[benchmark])
-        progress.advance()
-    progress.finish()
+        progress.advance()  # its line after the last benchmark is the final one
     log.info("%s/%s: %d cells in %.1f s", policy, variant, len(benchmarks), time.perf_counter() - started)
