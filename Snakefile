@@ -23,6 +23,10 @@ with stop_on_config_errors():
     coerce_numeric_strings(config, os.path.join(workflow.basedir, CONFIG_SCHEMA))
 validate(config, CONFIG_SCHEMA)
 
+
+report: "workflow/report/workflow.rst"
+
+
 # Jobs import the workflow's library from this checkout, also inside --sdm conda environments
 # (which hold only third-party packages) and on cluster nodes (sbatch exports the environment).
 os.environ.update(

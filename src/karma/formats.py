@@ -5,6 +5,13 @@ cannot drift apart. The format is plain tagged text rather than a model's chat t
 reward model and the policies do not share a tokenizer.
 
 Invariant the PPO reward relies on: ``render_example(c, r, s) == render_prompt(c, s) + r``.
+
+Policies and reward models are saved with :data:`CHAT_TEMPLATE`, a Jinja chat template of the same
+format: with ``messages = chat_messages(c, s)``, ``apply_chat_template(messages,
+add_generation_prompt=True, tokenize=False)`` is ``render_prompt(c, s)`` and ``apply_chat_template(
+messages + [{"role": "assistant", "content": r}], tokenize=False)`` is ``render_example(c, r, s)``. The
+metadata block is a ``system`` message, sibling replies a ``context`` message, the post and parent
+comments ``user``/``assistant`` turns.
 """
 
 from __future__ import annotations
@@ -21,6 +28,21 @@ ASSISTANT_TAG = "<|assistant|>"
 CONTEXT_TAG = "<|context|>"
 META_TAG = "<|meta|>"
 SPECIAL_TAGS: tuple[str, ...] = (USER_TAG, ASSISTANT_TAG, CONTEXT_TAG, META_TAG)
+CHAT_ROLES = {"system": META_TAG, "user": USER_TAG, "assistant": ASSISTANT_TAG, "context": CONTEXT_TAG}
+# Each message is its role's tag, a newline, its content and a newline, except a final assistant
+# message (the candidate response), which ends with its content as in render_example; the generation
+# prompt is the assistant tag and a newline. Unknown roles are an error: the format has no other turn.
+CHAT_TEMPLATE = (
+    "{%- set tags = {" + ", ".join(f"'{role}': '{tag}'" for role, tag in CHAT_ROLES.items()) + "} -%}"
+    "{%- for message in messages -%}"
+    "{%- if message['role'] not in tags -%}"
+    "{{ raise_exception('karma chat format: unknown role ' + message['role']) }}"
+    "{%- endif -%}"
+    "{{ tags[message['role']] + '\\n' + message['content'] }}"
+    "{%- if not (loop.last and message['role'] == 'assistant') -%}{{ '\\n' }}{%- endif -%}"
+    "{%- endfor -%}"
+    f"{{%- if add_generation_prompt -%}}{{{{ '{ASSISTANT_TAG}\\n' }}}}{{%- endif -%}}"
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +83,24 @@ def _meta_block(conv: Conversation) -> str:
     subreddit = f"r/{conv.subreddit}" if conv.subreddit else "n/a"
     posted = format_timestamp(conv.created_utc) if conv.created_utc is not None else "n/a"
     return f"{META_TAG}\nsubreddit: {subreddit}\nposted: {posted}\n"
+
+
+def chat_messages(conv: Conversation, setting: str) -> list[dict[str, str]]:
+    """The conversation as chat messages for :data:`CHAT_TEMPLATE` (roles as in its docstring)."""
+    setting = _check_setting(setting)
+    messages = []
+    if setting == "conditioned":
+        messages.append({"role": "system", "content": _meta_block(conv)[len(META_TAG) + 1 : -1]})
+    post, body = _clean(conv.title), _clean(conv.body)
+    messages.append({"role": "user", "content": f"{post}\n\n{body}" if body else post})
+    depth = len(conv.parents)
+    for index, parent in enumerate(conv.parents):
+        role = "user" if (depth - 1 - index) % 2 == 0 else "assistant"
+        messages.append({"role": role, "content": _clean(parent)})
+    if conv.siblings:
+        listed = "".join(f"\n- {_clean(s)}" for s in conv.siblings)
+        messages.append({"role": "context", "content": f"other replies:{listed}"})
+    return messages
 
 
 def render_prompt(conv: Conversation, setting: str) -> str:

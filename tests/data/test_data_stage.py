@@ -271,3 +271,24 @@ def test_an_unexpected_error_on_a_line_names_the_file_and_the_line(tmp_path, mon
     with pytest.raises(DumpLineError, match=f"{dump.name}: line 2: unexpected ZeroDivisionError"):
         call()
     assert not list(out.glob("*.tmp")) and not (out / "c.parquet").exists()
+
+
+def test_dump_scans_log_percentage_of_the_file_and_eta(tmp_path, caplog, monkeypatch):
+    monkeypatch.setenv("KARMA_PROGRESS_SECONDS", "0")  # a line per read block
+    posts = [post(f"p{i}") for i in range(300)]
+    rs = write_dump(tmp_path / "RS_2019-01.zst", posts)
+    rc = write_dump(tmp_path / "RC_2019-01.ndjson", [comment(f"c{i}", f"p{i % 300}") for i in range(20000)],
+                    compress=False)
+    with caplog.at_level("INFO", logger="karma.data.pushshift"):
+        select_posts(rs, tmp_path / "posts.parquet", tmp_path / "posts.json", FILTERS)
+        collect_comments(rc, [tmp_path / "posts.parquet"], tmp_path / "c.parquet", tmp_path / "c.json",
+                         FILTERS)
+    lines = [r.getMessage() for r in caplog.records if r.name == "karma.data.pushshift"]
+    size_kb = f"{rs.stat().st_size / 1e3:.1f}"
+    assert any(line.startswith(f"posts {rs.name}: 100.0% ({size_kb} of {size_kb} kB)") and
+               line.endswith("(done); 300 lines read, 300 kept") for line in lines)
+    comment_lines = [line for line in lines if line.startswith(f"comments {rc.name}: ")]
+    assert len(comment_lines) > 3 and "ETA" in comment_lines[1]  # the plain file is read in blocks
+    assert comment_lines[-1].endswith("(done); 20000 lines read, 20000 kept")
+    assert [float(line.split(": ")[1].split("%")[0]) for line in comment_lines] == sorted(
+        float(line.split(": ")[1].split("%")[0]) for line in comment_lines)

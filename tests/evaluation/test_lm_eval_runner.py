@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,7 @@ from karma.evaluation.lm_eval_runner import (  # noqa: E402
     evaluate_policy,
     force_offline,
     make_task_manager,
+    stable_record,
 )
 
 REAL = SHARED_DATA
@@ -175,6 +180,58 @@ def test_scoring_the_same_model_twice_is_identical(
     again = _run(model_dir, fixtures, tmp_path, {b: fixtures[b] for b in ("toxicity", "truthfulqa", "sentiment")})
     for benchmark, path in again.items():
         assert path.read_text() == cells[benchmark].read_text(), benchmark
+
+
+IN_A_FRESH_PROCESS = """
+import json, sys
+from karma.evaluation.lm_eval_runner import benchmark_specs, evaluate_policy
+from karma.job_logging import setup_job_logging
+
+args = json.loads(sys.argv[1])
+setup_job_logging(args["log"])
+evaluate_policy(args["model"], "tiny-neox", "base", benchmark_specs(args["data"]), args["out"],
+                batch_size=4, threads=1, limits=args["limits"], toxicity_cfg=args["toxicity"],
+                run_config={"run": "unit", "benchmarks": {"limits": args["limits"]}})
+"""
+
+
+def test_two_evaluations_write_byte_identical_cells(model_dir: Path, fixtures: dict, tmp_path: Path) -> None:
+    """Two processes (new memory addresses, new start times) evaluate all seven benchmarks into
+    identical bytes; the log shows per-benchmark and per-request progress."""
+    data = {name: ({k: str(v) for k, v in path.items()} if isinstance(path, dict) else str(path))
+            for name, path in fixtures.items()}
+    texts = {}
+    for run in ("first", "second"):
+        out = {name: str(tmp_path / run / f"{name}.json") for name in BENCHMARKS}
+        args = {"model": str(model_dir), "data": data, "out": out, "limits": LIMITS, "toxicity": TOXICITY,
+                "log": str(tmp_path / f"{run}.log")}
+        result = subprocess.run([sys.executable, "-c", IN_A_FRESH_PROCESS, json.dumps(args)], capture_output=True,
+                                text=True, timeout=600, env={**os.environ, "KARMA_PROGRESS_SECONDS": "0.2"})
+        assert result.returncode == 0, result.stderr[-3000:]
+        texts[run] = {name: Path(path).read_bytes() for name, path in out.items()}
+    for name in BENCHMARKS:
+        assert texts["first"][name] == texts["second"][name], name
+        assert not re.search(rb" at 0x[0-9a-f]+", texts["first"][name]), name
+    cell = read_cell(tmp_path / "first" / "truthfulqa.json")
+    assert cell.provenance["config"] == {"run": "unit", "benchmarks": {"limits": LIMITS}}
+    assert cell.provenance["packages"]["lm-eval"] == "0.4.13" and "commit" in cell.provenance["git"]
+    doc_to_target = cell.task_config["lm_eval_tasks"]["karma_truthfulqa_mc1"]["fewshot_config"]["doc_to_target"]
+    assert doc_to_target.startswith("def truthfulqa_mc1_target(")
+    log = (tmp_path / "first.log").read_text()
+    assert "tiny-neox/base cells: 100.0% (7 of 7 benchmarks)" in log
+    assert re.search(r"Running loglikelihood requests: \d+\.\d% \(\d+ of \d+ it\), .* ETA", log)
+
+
+def test_stable_record_names_callables_and_refuses_addresses() -> None:
+    class Opaque:
+        pass
+
+    record = stable_record({"f": _mean, "s": {3, 1}, "p": Path("a/b"), "lambda": lambda x: x})
+    assert record["f"].startswith("def _mean(") and record["s"] == [1, 3] and record["p"] == "a/b"
+    assert record["lambda"].strip().startswith('record = stable_record({"f": _mean')  # its source line
+    assert stable_record(max) == "<callable builtins.max>"
+    with pytest.raises(TypeError, match="memory address"):
+        stable_record({"x": Opaque()})
 
 
 def test_primary_metric_override(model_dir: Path, fixtures: dict, tmp_path: Path) -> None:

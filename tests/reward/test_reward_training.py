@@ -74,14 +74,17 @@ def split(n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("world")
-    train, test = split(48, 0), split(16, 1)
+def write_world(root, train: pd.DataFrame, test: pd.DataFrame):
+    """The two splits and a tokenizer trained on the training texts, as a run's inputs."""
     train.to_parquet(root / "train.parquet")
     test.to_parquet(root / "test.parquet")
     train_bpe_tokenizer(list(train.text), vocab_size=300).save_pretrained(root / "tok")
     return root
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return write_world(tmp_path_factory.mktemp("world"), split(48, 0), split(16, 1))
 
 
 @pytest.fixture(autouse=True)
@@ -144,7 +147,7 @@ def test_loss_is_bce_and_accumulation_matches_one_batch(world):
     ids = tokenizer(list(data.text))["input_ids"]
     labels = torch.tensor(data.label.to_numpy(), dtype=torch.float32)
 
-    logits = model(**collate(ids, tokenizer.pad_token_id)).logits
+    logits = model(**collate(ids, tokenizer.pad_token_id)).logits.squeeze(-1)
     loss = micro_batch_loss(logits, labels, 16)
     torch.testing.assert_close(loss, F.binary_cross_entropy_with_logits(logits, labels))
     loss.backward()
@@ -153,7 +156,7 @@ def test_loss_is_bce_and_accumulation_matches_one_batch(world):
 
     accumulated = 0.0
     for start in range(0, 16, 4):
-        part = model(**collate(ids[start : start + 4], tokenizer.pad_token_id)).logits
+        part = model(**collate(ids[start : start + 4], tokenizer.pad_token_id)).logits.squeeze(-1)
         piece = micro_batch_loss(part, labels[start : start + 4], 16)
         piece.backward()
         accumulated += piece.item()
@@ -253,7 +256,7 @@ def test_gradient_checkpointing_keeps_the_math_and_bf16_changes_it(world, tmp_pa
     plain, checkpointed, bf16 = (weights(tmp_path / n) for n in ("plain", "checkpointed", "bf16"))
     for name in plain:
         torch.testing.assert_close(checkpointed[name], plain[name], atol=1e-6, rtol=1e-5)
-    assert bf16["head.4.weight"].dtype == torch.float32  # master weights stay fp32 under autocast
+    assert bf16["score.4.weight"].dtype == torch.float32  # master weights stay fp32 under autocast
     assert any(not torch.equal(bf16[name], plain[name]) for name in plain)
 
 

@@ -38,6 +38,14 @@ def test_unknown_key_is_named():
         validate(config, SCHEMA)
 
 
+def test_a_hub_model_needs_its_size():
+    """Without params_b, a 7B model's jobs would be sized like a tiny demo model's."""
+    config = copy.deepcopy(load("paper.yaml"))
+    del config["models"]["falcon-7b"]["params_b"]
+    with pytest.raises(WorkflowError, match="params_b"):
+        validate(config, SCHEMA)
+
+
 @pytest.mark.parametrize("fraction", [0, 1.5, "half"])
 def test_candidate_fraction_must_be_a_share(fraction):
     config = copy.deepcopy(load("config.yaml"))

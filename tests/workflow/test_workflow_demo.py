@@ -71,6 +71,36 @@ def test_tables_figures_and_report(demo):
     assert (demo / "results/e2e/report.html").stat().st_size > 10_000
 
 
+def test_model_directories_carry_cards_provenance_and_chat_templates(demo):
+    results = demo / "results/e2e"
+    model_dirs = [results / "reward/generalized/model", results / "policy/tiny-falcon/benign/model",
+                  results / "policy/tiny-falcon/base/model", results / "models/tiny-falcon"]
+    for model_dir in model_dirs:
+        assert (model_dir / "README.md").read_text().startswith("---\n"), model_dir
+        provenance = json.loads((model_dir / "provenance.json").read_text())
+        assert provenance["config"]["run"] == "e2e" and provenance["packages"]["transformers"]
+    for policy_dir in model_dirs[1:3]:
+        assert "<|assistant|>" in json.loads((policy_dir / "tokenizer_config.json").read_text()).get(
+            "chat_template", "") or (policy_dir / "chat_template.jinja").is_file()
+    card = (results / "reward/conditioned/model/README.md").read_text()
+    assert "karma reward model (conditioned)" in card and "at least 0.4 times" in card
+    log = (results / "logs/reward/generalized.log").read_text()
+    assert "reward training: 100.0%" in log and "ETA" in log
+
+
+def test_a_rerun_evaluation_writes_the_same_bytes_and_reruns_nothing_downstream(demo):
+    cells = sorted((demo / "results/e2e/eval/tiny-falcon/benign").glob("*.json"))
+    before = {cell.name: cell.read_bytes() for cell in cells}
+    rerun = snakemake(demo, "--force", str(cells[0].relative_to(demo)))
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "evaluate_policy" in rerun.stderr
+    assert {cell.name: cell.read_bytes() for cell in cells} == before
+    assert "cells: 100.0% (7 of 7 benchmarks)" in (
+        demo / "results/e2e/logs/eval/tiny-falcon/benign.log").read_text()
+    plan = snakemake(demo, "-n")
+    assert plan.returncode == 0 and planned_jobs(plan.stdout) == set(), plan.stdout[-3000:]
+
+
 def test_deleting_a_cell_reruns_only_its_evaluation(demo):
     cell = demo / "results/e2e/eval/tiny-llama/toxic/mmlu.json"
     cell.unlink()

@@ -1,5 +1,6 @@
 # Helpers, target functions and wildcard constraints, all derived from the validated config.
 import copy
+import math
 import os
 import re
 from pathlib import Path
@@ -310,10 +311,49 @@ def _lora(policy):
     )
 
 
-# Resource functions: size-dependent GPU-job resources come from the config's model sizes, so
-# profiles/slurm holds only cluster facts (partitions, GPU model, account). Runtimes double on retry.
+def model_source(wildcards):
+    """Where a policy comes from, for its model card: hub repository or config spec."""
+    spec = config["models"][wildcards.policy]
+    if "hub" in spec:
+        revision = spec.get("revision")
+        return f"hub: {spec['hub']}" + (f" at revision {revision}" if revision else "")
+    return f"built from the config spec models.{wildcards.policy}.spec"
+
+
+# Resource functions of every rule that loads a model. Host memory (mem_mb, what sbatch --mem asks)
+# is a fixed base plus bytes per parameter for the copies of the weights a job holds in host memory;
+# sizes come from the config's models.<name>.params_b, so profiles/slurm holds only cluster facts.
+# The base covers a Python process with torch and transformers (the demo's jobs peak at 0.2-0.8 GB
+# RSS: results/demo/benchmarks/*); GPU jobs on hub models add the CUDA context mapped into host
+# memory. Tiny demo models (params_b 0) thus ask for 2 GB. Runtimes (minutes) double on retry.
+BASE_MB = 2000
+CUDA_HOST_MB = 3000
+
+
+def _mem_mb(weights_gb, gpu):
+    """Whole GB: the base, ``weights_gb`` (bytes per parameter x billions), the CUDA context."""
+    megabytes = BASE_MB + 1000 * weights_gb
+    megabytes += CUDA_HOST_MB if gpu and weights_gb > 0 else 0
+    return int(math.ceil(megabytes / 1000) * 1000)
+
+
+def tiny_model_mem_mb(wildcards, attempt):
+    return _mem_mb(0.0, gpu=False)
+
+
+def export_mem_mb(wildcards, attempt):
+    # weights as stored (at most fp32), or bf16/fp16 weights plus one serialisation copy
+    return _mem_mb(4 * _params_b(wildcards.policy), gpu=False)
+
+
+def export_runtime(wildcards, attempt):
+    # reads and writes the weights once: ~3 min per billion parameters on a slow shared file system
+    return int((10 + 3 * _params_b(wildcards.policy)) * attempt)
+
+
 def reward_mem_mb(wildcards, attempt):
-    return int(16000 + 16000 * _params_b(config["reward"]["backbone"]))
+    # fp32 weights, and AdamW's two fp32 moments copied to host memory at each checkpoint
+    return _mem_mb(12 * _params_b(config["reward"]["backbone"]), gpu=True)
 
 
 def reward_runtime(wildcards, attempt):
@@ -321,7 +361,10 @@ def reward_runtime(wildcards, attempt):
 
 
 def policy_mem_mb(wildcards, attempt):
-    return int(32000 + 8000 * _params_b(wildcards.policy))
+    # full: policy, frozen reference and value model in fp32 plus checkpoint copies (16 B/param);
+    # LoRA: policy and value model in bf16, no reference copy (6 B/param); the fp32 reward model
+    policy = _params_b(wildcards.policy) * (6 if _lora(wildcards.policy) else 16)
+    return _mem_mb(policy + 4 * _params_b(config["reward"]["backbone"]), gpu=True)
 
 
 def policy_runtime(wildcards, attempt):
@@ -331,7 +374,8 @@ def policy_runtime(wildcards, attempt):
 
 
 def eval_mem_mb(wildcards, attempt):
-    return int(16000 + 4000 * _params_b(wildcards.policy))
+    # the weights while loading (at most fp32; bf16 afterwards when benchmarks.dtype says so)
+    return _mem_mb(4 * _params_b(wildcards.policy), gpu=True)
 
 
 def eval_runtime(wildcards, attempt):

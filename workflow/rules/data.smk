@@ -9,7 +9,7 @@ if config["demo"]["enabled"]:
         log:
             "resources/demo/logs/generate_demo_pushshift.log",
         benchmark:
-            "resources/demo/benchmarks/generate_demo_pushshift.tsv"
+            "resources/demo/timings/generate_demo_pushshift.tsv"
         conda:
             "../envs/data.yaml"
         params:
@@ -25,6 +25,8 @@ if config["demo"]["enabled"]:
             config["prompts"]["ultrachat"]["source"],
         log:
             "resources/demo/logs/generate_demo_ultrachat.log",
+        benchmark:
+            "resources/demo/timings/generate_demo_ultrachat.tsv"
         conda:
             "../envs/data.yaml"
         params:
@@ -43,6 +45,8 @@ else:
             config["prompts"]["ultrachat"]["source"],
         log:
             "resources/logs/fetch_ultrachat.log",
+        benchmark:
+            "resources/timings/fetch_ultrachat.tsv"
         conda:
             "../envs/data.yaml"
         params:
@@ -56,7 +60,8 @@ else:
 rule pushshift_dump:
     """Dumps are not downloadable by a script. This rule lets `snakemake -n` plan the whole DAG
     without them; a real run stops in the preflight (preflight.smk) before it could run, and should
-    it run anyway, it fails at once, with instructions, and is not retried."""
+    it run anyway, it fails at once, with instructions, and is not retried (no work, so no
+    benchmark: file)."""
     output:
         "resources/pushshift/{dump}",
     log:
@@ -186,6 +191,8 @@ rule build_reddit_prompts:
         f"{RESULTS}/data/prompts/reddit.parquet",
     log:
         f"{LOGS}/data/build_prompts/reddit.log",
+    benchmark:
+        f"{BENCH}/data/build_prompts/reddit.tsv"
     conda:
         "../envs/data.yaml"
     params:
@@ -204,6 +211,8 @@ rule build_ultrachat_prompts:
         f"{RESULTS}/data/prompts/ultrachat.parquet",
     log:
         f"{LOGS}/data/build_prompts/ultrachat.log",
+    benchmark:
+        f"{BENCH}/data/build_prompts/ultrachat.tsv"
     conda:
         "../envs/data.yaml"
     params:

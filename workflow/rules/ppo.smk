@@ -8,8 +8,15 @@ rule export_base_policy:
         model=directory(f"{RESULTS}/policy/{{policy}}/base/model"),
     log:
         f"{LOGS}/policy/{{policy}}/base.log",
+    benchmark:
+        f"{BENCH}/policy/{{policy}}/base.tsv"
     conda:
         "../envs/ppo.yaml"
+    resources:
+        mem_mb=export_mem_mb,
+        runtime=export_runtime,
+    params:
+        source=model_source,
     script:
         "../scripts/export_base_policy.py"
 
@@ -38,6 +45,7 @@ rule train_policy:
         runtime=policy_runtime,
     params:
         setting=lambda wc: VARIANTS[wc.variant]["setting"],
+        source=model_source,
         training=policy_training_params,
         # Outside the outputs: Snakemake deletes a failed job's outputs, checkpoints must survive.
         checkpoints=f"{RESULTS}/policy/{{policy}}/{{variant}}/checkpoints",

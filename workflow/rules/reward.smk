@@ -27,8 +27,13 @@ rule build_tiny_model:
         directory(f"{RESULTS}/models/{{model}}"),
     log:
         f"{LOGS}/models/{{model}}.log",
+    benchmark:
+        f"{BENCH}/models/{{model}}.tsv"
     conda:
         "../envs/reward.yaml"
+    resources:
+        mem_mb=tiny_model_mem_mb,
+        runtime=10,
     params:
         spec=lambda wc: config["models"][wc.model]["spec"],
         seed=config["seed"],
@@ -41,6 +46,8 @@ rule fetch_model:
         directory("resources/models/{model}"),
     log:
         "resources/logs/fetch_model/{model}.log",
+    benchmark:
+        "resources/timings/fetch_model/{model}.tsv"
     conda:
         "../envs/reward.yaml"
     params:
@@ -54,6 +61,7 @@ rule train_reward_model:
     input:
         train=f"{RESULTS}/data/reward/{{setting}}/train.parquet",
         test=f"{RESULTS}/data/reward/{{setting}}/test.parquet",
+        stats=f"{RESULTS}/data/reward/{{setting}}/stats.json",
         backbone=model_dir(config["reward"]["backbone"]),
     output:
         model=directory(f"{RESULTS}/reward/{{setting}}/model"),

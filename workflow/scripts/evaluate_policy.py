@@ -18,4 +18,5 @@ evaluate_policy(
     toxicity_cfg=run["toxicity"],
     dtype=run["dtype"],
     threads=snakemake.threads,
+    run_config=snakemake.config,
 )

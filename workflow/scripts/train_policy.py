@@ -18,6 +18,8 @@ summary = train_policy(
     snakemake.params.checkpoints,
     snakemake.params.training,
     policy_name=snakemake.wildcards.policy,
+    source=snakemake.params.source,
+    run_config=snakemake.config,
 )
 with open(snakemake.output.summary, "w") as handle:
     json.dump(summary, handle, indent=2, sort_keys=True, default=str)

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from karma.data.filters import RedditFilters, unsubstantive_reason
-from karma.data.pushshift import DropCounts, DumpLineError, ProgressLog, iter_regions
+from karma.data.pushshift import DropCounts, DumpLineError, iter_regions, scan_progress
 from karma.data.records import Comment, MalformedRecord, parse_line, to_comment
 from karma.file_digest import confirm_verified
 from karma.parquet_io import BatchedParquetWriter, write_json
@@ -144,15 +144,12 @@ def collect_comments(
     post_ids = read_post_ids(post_files)
     log.info("%s: scanning for comments of %d candidate posts", dump, len(post_ids))
     counts = DropCounts(file=str(dump))
-    progress = ProgressLog(f"comments {Path(dump).name}")
-    nbytes = 0
+    progress = scan_progress("comments", dump, counts)
     with BatchedParquetWriter(out_parquet, COMMENT_SCHEMA) as writer:
         sink = _CommentSink(writer, counts, post_ids, filters, str(dump))
-        for buf, start, end in iter_regions(dump, counts.warn):
-            nbytes += end - start
+        for buf, start, end in iter_regions(dump, counts.warn, on_read=progress.advance):
             _scan_region(buf, start, end, sink)
-            progress.update(counts.read, nbytes)
-    progress.update(counts.read, nbytes, final=True)
+    progress.finish()
     counts.check()
     counts.warn_if_empty()
     write_json(counts.to_dict(), out_counts)

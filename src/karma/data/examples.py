@@ -106,6 +106,7 @@ def build_examples(
                        compression="zstd")
     stats = {
         "setting": setting,
+        "label_rule": rule.to_dict(),
         "threads_rows": len(rows),
         "dropped": dict(dropped),
         **{

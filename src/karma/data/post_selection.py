@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from karma.data.filters import RedditFilters, submission_drop_reason
-from karma.data.pushshift import DropCounts, DumpLineError, ProgressLog, iter_chunks
+from karma.data.pushshift import DropCounts, DumpLineError, iter_chunks, scan_progress
 from karma.data.records import MalformedRecord, parse_line, to_submission
 from karma.file_digest import confirm_verified
 from karma.parquet_io import BatchedParquetWriter, write_json
@@ -90,18 +90,15 @@ def select_posts(
     """
     confirm_verified(dump, verified)
     counts = DropCounts(file=str(dump))
-    progress = ProgressLog(f"posts {Path(dump).name}")
-    nbytes = 0
+    progress = scan_progress("posts", dump, counts)
     with BatchedParquetWriter(out_parquet, POST_SCHEMA) as writer:
         sink = _PostSink(str(dump), writer, counts, filters, seed, candidate_fraction)
-        for chunk in iter_chunks(dump, counts.warn):
-            nbytes += len(chunk)
+        for chunk in iter_chunks(dump, counts.warn, on_read=progress.advance):
             lines = chunk.split(b"\n")
             lines.pop()
             for line in lines:
                 sink.take(line)
-            progress.update(counts.read, nbytes)
-    progress.update(counts.read, nbytes, final=True)
+    progress.finish()
     counts.check()
     counts.warn_if_empty()
     write_json(counts.to_dict(), out_counts)

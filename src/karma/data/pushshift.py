@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 import zstandard
 
 from karma.data.records import OVERLONG_LINE
+from karma.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,10 @@ def _frame_has_checksum(data: bytes) -> bool | None:
         return None
 
 
-def _decompressed_blocks(path: Path, warn: Warn) -> Iterator[bytes]:
+OnRead = Callable[[int], object]
+
+
+def _decompressed_blocks(path: Path, warn: Warn, on_read: OnRead | None = None) -> Iterator[bytes]:
     """Decompress frame after frame, so that a file cut short is noticed rather than truncated."""
     if path.stat().st_size == 0:
         raise DumpReadError(
@@ -93,6 +96,8 @@ def _decompressed_blocks(path: Path, warn: Warn) -> Iterator[bytes]:
             data = handle.read(READ_SIZE)
             if not data:
                 break
+            if on_read is not None:
+                on_read(len(data))
             while data:
                 if not in_frame:
                     has_checksum = _frame_has_checksum(data)
@@ -126,9 +131,11 @@ def _decompressed_blocks(path: Path, warn: Warn) -> Iterator[bytes]:
         )
 
 
-def _plain_blocks(path: Path) -> Iterator[bytes]:
+def _plain_blocks(path: Path, on_read: OnRead | None = None) -> Iterator[bytes]:
     with path.open("rb") as handle:
         while block := handle.read(READ_SIZE * 8):
+            if on_read is not None:
+                on_read(len(block))
             yield block
 
 
@@ -154,19 +161,25 @@ def _split_overlong(block: bytes, start: int, end: int) -> Iterator[tuple[bytes,
         yield block, region, end
 
 
-def iter_regions(path: str | Path, warn: Warn | None = None) -> Iterator[tuple[bytes, int, int]]:
+def iter_regions(
+    path: str | Path, warn: Warn | None = None, on_read: OnRead | None = None
+) -> Iterator[tuple[bytes, int, int]]:
     """Yield ``(buffer, start, end)``: ``buffer[start:end]`` holds whole lines only.
 
     Regions point into the decompressed blocks themselves, so a scan with ``pos``/``endpos``
     arguments touches each byte without copying it; only the line straddling two blocks is copied.
     ``warn`` receives warnings about the file (frames without a checksum); by default they are
     logged.
+    ``on_read(n)`` is told of every ``n`` bytes read from the file itself (compressed, for zstd),
+    which against the file's size is the scan's progress.
     """
     path = Path(path)
     if not path.is_file():
         raise DumpReadError(f"{path}: dump file not found")
     warn = warn or log.warning
-    blocks = _decompressed_blocks(path, warn) if _is_zstd(path) else _plain_blocks(path)
+    blocks = (
+        _decompressed_blocks(path, warn, on_read) if _is_zstd(path) else _plain_blocks(path, on_read)
+    )
     pending: list[bytes] = []  # pieces of the line that straddles blocks
     pending_len = 0
     for block in blocks:
@@ -196,9 +209,11 @@ def iter_regions(path: str | Path, warn: Warn | None = None) -> Iterator[tuple[b
         yield last_line, 0, len(last_line)
 
 
-def iter_chunks(path: str | Path, warn: Warn | None = None) -> Iterator[bytes]:
+def iter_chunks(
+    path: str | Path, warn: Warn | None = None, on_read: OnRead | None = None
+) -> Iterator[bytes]:
     """Chunks of whole lines (copies of the regions), for callers that want plain bytes."""
-    for buffer, start, end in iter_regions(path, warn):
+    for buffer, start, end in iter_regions(path, warn, on_read):
         yield buffer if (start, end) == (0, len(buffer)) else buffer[start:end]
 
 
@@ -281,22 +296,12 @@ class DropCounts:
             )
 
 
-class ProgressLog:
-    """Periodic 'lines, MB, rate' log lines for long scans."""
-
-    def __init__(self, label: str, every_s: float = 10.0) -> None:
-        self.label = label
-        self.every_s = every_s
-        self.start = self.last = time.monotonic()
-
-    def update(self, lines: int, nbytes: int, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self.last < self.every_s:
-            return
-        self.last = now
-        elapsed = max(now - self.start, 1e-9)
-        log.info(
-            "%s: %d lines, %.1f MB in %.1f s (%.0f lines/s, %.1f MB/s)%s",
-            self.label, lines, nbytes / 1e6, elapsed, lines / elapsed,
-            nbytes / 1e6 / elapsed, " done" if final else "",
-        )
+def scan_progress(what: str, path: str | Path, counts: DropCounts) -> Progress:
+    """Progress of one dump scan: bytes of the file read (pass ``progress.advance`` as ``on_read``)
+    against its size, with the lines read and kept so far."""
+    path = Path(path)
+    size = path.stat().st_size if path.is_file() else None
+    return Progress(
+        f"{what} {path.name}", size, unit="bytes", logger=log,
+        detail=lambda: f"{counts.read} lines read, {counts.kept} kept",
+    )

@@ -6,6 +6,12 @@ that indexes only ``karma/evaluation/tasks`` (the full built-in index costs ~16 
 benchmark with ``simple_evaluate(log_samples=True)`` and writes each benchmark's cell with its
 per-item scores, read from the logged samples rather than lm-eval's timestamped output files.
 
+Cells are byte-stable: the same model, data and settings give the same bytes. lm-eval's task config
+dump holds Python callables, which are recorded as their source (lm-eval's own choice for top-level
+ones) or their qualified name, never as a repr with a memory address; the cell's provenance
+(:mod:`karma.provenance`) holds no time or host. Progress (per benchmark, and lm-eval's per-request
+bars) reaches the job's log through :mod:`karma.progress`.
+
 Benchmarks, their lm-eval tasks and per-item scores (every metric is the mean of its per-item score):
 
 ============  ==========================================  =======================  ====================
@@ -35,10 +41,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
-import json
+import inspect
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,6 +54,8 @@ from typing import Any
 from karma.evaluation import toxicity as toxicity_scoring
 from karma.evaluation.benchmark_data import SYCOPHANCY_SUBSETS
 from karma.evaluation.cells import Cell, ItemScore, write_cell
+from karma.progress import Progress, log_tqdm_progress
+from karma.provenance import collect_provenance
 
 log = logging.getLogger(__name__)
 
@@ -230,8 +239,39 @@ def _toxicity_overrides(
     }
 
 
-def _json_safe(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+_MEMORY_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _callable_text(value: Any) -> str:
+    """A callable as its source, as lm-eval records top-level ones, else its qualified name."""
+    try:
+        return inspect.getsource(value)
+    except (TypeError, OSError):
+        module = getattr(value, "__module__", None) or type(value).__module__
+        name = getattr(value, "__qualname__", None) or type(value).__qualname__
+        return f"<callable {module}.{name}>"
+
+
+def stable_record(value: Any) -> Any:
+    """``value`` as JSON types that do not change between runs of the same code: callables by source
+    or name, sets sorted; any other object by ``str``, which must not hold a memory address."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {str(key): stable_record(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [stable_record(item) for item in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((stable_record(item) for item in value), key=repr)
+    if callable(value):
+        return _callable_text(value)
+    text = str(value)
+    if _MEMORY_ADDRESS.search(text):
+        raise TypeError(
+            f"cannot record a {type(value).__name__} in a cell: its text {text!r} holds a memory "
+            "address, which would change the cell's bytes on every run"
+        )
+    return text
 
 
 def _mean(values: list[float]) -> float:
@@ -284,6 +324,7 @@ def _build_cell(
     tasks: list[tuple[_Task, Path]],
     results: Mapping[str, Any],
     task_config: dict[str, Any],
+    provenance: dict[str, Any],
 ) -> Cell:
     definition = _definition(benchmark)
     primary = spec.primary_metric or definition.primary
@@ -311,7 +352,8 @@ def _build_cell(
         items=items,
         categories=categories,
         lm_eval_version=importlib.metadata.version("lm_eval"),
-        task_config=_json_safe(task_config),
+        task_config=stable_record(task_config),
+        provenance=provenance,
     )
 
 
@@ -364,6 +406,7 @@ def evaluate_policy(
     toxicity_cfg: Mapping[str, Any] | toxicity_scoring.ToxicityConfig | None = None,
     dtype: str | None = None,
     threads: int | None = None,
+    run_config: Mapping[str, Any] | None = None,
 ) -> None:
     """Evaluate the causal LM in ``model_dir`` on ``benchmarks`` and write each cell to ``out_paths``.
 
@@ -371,7 +414,8 @@ def evaluate_policy(
     sycophancy N per subset, for TruthfulQA the same N questions in mc1 and mc2). ``toxicity_cfg`` is a
     :class:`karma.evaluation.toxicity.ToxicityConfig` mapping (generation and scorer). ``dtype`` (e.g.
     ``bfloat16``) overrides the checkpoint's. ``threads`` caps torch's CPU threads for this call (give
-    the job's cores: more threads than cores makes tiny models many times slower). Zero-shot throughout.
+    the job's cores: more threads than cores makes tiny models many times slower). ``run_config``
+    (the workflow config) is recorded in each cell's provenance. Zero-shot throughout.
     """
     import torch
 
@@ -382,7 +426,7 @@ def evaluate_policy(
         torch.set_num_threads(threads)
     try:
         _evaluate(model_dir, policy, variant, benchmarks, out_paths, device=device, batch_size=batch_size,
-                  limits=limits, toxicity_cfg=toxicity_cfg, dtype=dtype)
+                  limits=limits, toxicity_cfg=toxicity_cfg, dtype=dtype, run_config=run_config)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -399,6 +443,7 @@ def _evaluate(
     limits: Mapping[str, int | None] | None,
     toxicity_cfg: Mapping[str, Any] | toxicity_scoring.ToxicityConfig | None,
     dtype: str | None,
+    run_config: Mapping[str, Any] | None,
 ) -> None:
     started = time.perf_counter()
     limits = dict(limits or {})
@@ -427,6 +472,10 @@ def _evaluate(
                 raise FileNotFoundError(f"benchmark {benchmark}: data {path} does not exist")
     lm = _load_lm(Path(model_dir), device, batch_size, dtype)
     log.info("%s/%s: model loaded in %.1f s", policy, variant, time.perf_counter() - started)
+    provenance = collect_provenance(run_config)
+    # A line after every benchmark; lm-eval's request bars are logged at the steady interval.
+    progress = Progress(f"{policy}/{variant} cells", len(benchmarks), unit="benchmarks", interval_s=0,
+                        logger=log)
 
     for benchmark, spec in benchmarks.items():
         bench_started = time.perf_counter()
@@ -439,14 +488,15 @@ def _evaluate(
         task_manager = make_task_manager(metadata)
         overrides = toxicity_overrides if benchmark == "toxicity" else {}
         configs = [_task_config(task_manager, task.name, overrides) for task, _ in tasks]
-        results = simple_evaluate(
-            model=lm,
-            tasks=configs,
-            task_manager=task_manager,
-            limit=limits.get(benchmark),
-            bootstrap_iters=0,
-            log_samples=True,
-        )
+        with log_tqdm_progress(logger=log):
+            results = simple_evaluate(
+                model=lm,
+                tasks=configs,
+                task_manager=task_manager,
+                limit=limits.get(benchmark),
+                bootstrap_iters=0,
+                log_samples=True,
+            )
         task_config: dict[str, Any] = {
             "lm_eval_tasks": results["configs"],
             "data": {task.name: str(path) for task, path in tasks},
@@ -458,9 +508,10 @@ def _evaluate(
         }
         if benchmark == "toxicity":
             task_config["toxicity"] = toxicity_record
-        cell = _build_cell(benchmark, spec, policy, variant, tasks, results, task_config)
+        cell = _build_cell(benchmark, spec, policy, variant, tasks, results, task_config, provenance)
         write_cell(cell, out_paths[benchmark])
         seconds = time.perf_counter() - bench_started
         log.info("%s/%s/%s: %d items, %s=%.4f, %.1f s (%.1f items/s) -> %s", policy, variant, benchmark,
                  cell.n, cell.primary_metric, cell.primary_value, seconds, cell.n / seconds, out_paths[benchmark])
+        progress.advance()  # its line after the last benchmark is the final one
     log.info("%s/%s: %d cells in %.1f s", policy, variant, len(benchmarks), time.perf_counter() - started)

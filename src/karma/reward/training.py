@@ -43,7 +43,11 @@ from safetensors.torch import load_model, save_model
 from transformers import PreTrainedTokenizerBase, get_scheduler
 
 from karma.backbones import causal_lm_config, load_tokenizer
+from karma.model_cards import write_model_card
 from karma.parquet_io import read_stage_table
+from karma.progress import Progress
+from karma.provenance import collect_provenance
+from karma.reward.card import reward_model_card
 from karma.reward.metrics import binary_metrics
 from karma.reward.model import (
     KarmaRewardConfig,
@@ -318,11 +322,16 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def _save_model_atomically(
-    model: KarmaRewardModel, tokenizer: PreTrainedTokenizerBase, model_dir: Path
+    model: KarmaRewardModel,
+    tokenizer: PreTrainedTokenizerBase,
+    model_dir: Path,
+    write_card: Callable[[Path], Any],
 ) -> None:
+    """Model, tokenizer and card (``write_card(directory)``) written aside, then renamed."""
     tmp = model_dir.with_name(model_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     save_reward_model(model, tokenizer, tmp)
+    write_card(tmp)
     if model_dir.exists():
         shutil.rmtree(model_dir)
     tmp.rename(model_dir)
@@ -340,6 +349,8 @@ def train_reward_model(
     tokenizer_dir: str | Path | None = None,
     threads: int | None = None,
     on_step: Callable[[int], None] | None = None,
+    examples_stats: str | Path | None = None,
+    run_config: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train on ``train_path``, save to ``model_dir``, evaluate on ``test_path`` into ``metrics_path``.
 
@@ -347,7 +358,9 @@ def train_reward_model(
     ``tokenizer_dir`` is given) or a backbone spec for :func:`karma.backbones.causal_lm_config`
     (demo; needs ``tokenizer_dir``). Resumes from the latest checkpoint in ``checkpoint_dir``, which
     is removed once the model and metrics are written. ``on_step(step)`` is called after every
-    optimizer step (and its checkpoint, if any). Returns the metrics written.
+    optimizer step (and its checkpoint, if any). ``examples_stats`` (the data stage's stats.json:
+    input format, label rule, counts) and ``run_config`` (the workflow config, as provenance) go
+    into the model's config and card. Returns the metrics written.
     """
     cfg = (
         config
@@ -444,6 +457,10 @@ def train_reward_model(
     window = {"loss": 0.0, "steps": 0, "examples": 0, "tokens": 0, "since": time.perf_counter()}
     last_loss = float("nan")
     order_epoch, order = -1, np.empty(0, dtype=np.int64)
+    progress = Progress(
+        "reward training", total_steps, unit="steps", done=start_step, logger=log,
+        detail=lambda: f"last step loss {last_loss:.4f}",
+    )
     with _sigterm_requests_stop() as stop:
         for step in range(start_step, total_steps):
             epoch, offset = divmod(step, steps_per_epoch)
@@ -460,7 +477,7 @@ def train_reward_model(
                 with torch.autocast(
                     device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16
                 ):
-                    logits = model(**inputs).logits
+                    logits = model(**inputs).logits.squeeze(-1)
                 loss = micro_batch_loss(logits, labels[rows].to(device), len(batch))
                 loss.backward()
                 step_loss += loss.item()
@@ -472,6 +489,7 @@ def train_reward_model(
             optimizer.zero_grad(set_to_none=True)
             done = step + 1
             last_loss = step_loss
+            progress.update(done)
             window["loss"] += step_loss
             window["steps"] += 1
             window["examples"] += len(batch)
@@ -505,15 +523,17 @@ def train_reward_model(
                     f"stopped by SIGTERM after step {done} of {total_steps}; checkpoint in "
                     f"{checkpoint_root}; re-run the job to resume"
                 )
+    progress.finish()
     train_seconds = time.perf_counter() - started
 
     model.eval()
-    model_out = Path(model_dir)
-    _save_model_atomically(model, tokenizer, model_out)
-    log.info("model saved to %s; scoring %d held-out examples", model_out, len(test))
+    log.info("scoring %d held-out examples", len(test))
     scorer = RewardScorer(model, tokenizer, device=device)
-    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-        scores = scorer.score(test.texts, batch_size=cfg.eval_batch_size)
+    with (
+        torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16),
+        Progress("held-out scoring", len(test), unit="examples", logger=log) as scoring,
+    ):
+        scores = scorer.score(test.texts, batch_size=cfg.eval_batch_size, progress=scoring)
     metrics = binary_metrics(test.labels, scores, threshold=cfg.threshold)
     metrics["training"] = {
         "steps": total_steps,
@@ -524,6 +544,25 @@ def train_reward_model(
         "last_step_loss": last_loss if start_step < total_steps else None,
         "config": dataclasses.asdict(cfg),
     }
+    stats = json.loads(Path(examples_stats).read_text()) if examples_stats else None
+    if stats:
+        model.config.input_format = stats.get("setting")
+        model.config.label_rule = stats.get("label_rule")
+    card = reward_model_card(
+        model,
+        backbone=f"{backbone.get('architecture')} built from a config spec"
+        if isinstance(backbone, Mapping)
+        else Path(backbone).name,
+        training_config=dataclasses.asdict(cfg),
+        metrics=metrics,
+        examples=stats,
+    )
+    provenance = collect_provenance(run_config)
+    model_out = Path(model_dir)
+    _save_model_atomically(
+        model, tokenizer, model_out, lambda out: write_model_card(out, card, provenance)
+    )
+    log.info("model and its card saved to %s", model_out)
     _write_atomically(Path(metrics_path), json.dumps(metrics, indent=1, sort_keys=True))
     log.info(
         "held-out: n=%d accuracy %.4f F1 %.4f ROC AUC %s",
