@@ -99,6 +99,9 @@ LOADER = textwrap.dedent("""
 """)
 
 
+STAGE_PACKAGES = {f"karma.{s}" for s in ("data", "reward", "ppo", "evaluation", "report", "demo")}
+
+
 def test_plain_transformers_loads_and_scores_like_the_ppo_scorer(trained):
     root, _, texts = trained
     texts = texts + ["<|user|>\n" + "a very long post " * 40 + "\n<|assistant|>\nha funny"]
@@ -108,8 +111,8 @@ def test_plain_transformers_loads_and_scores_like_the_ppo_scorer(trained):
     assert result.returncode == 0, result.stderr[-3000:]
     got = json.loads(result.stdout.strip().splitlines()[-1])
     # the documented import pulls in only the model's own module and the small core it builds on
-    assert got["karma_modules"] == ["karma", "karma.backbones", "karma.formats", "karma.progress",
-                                    "karma.reward", "karma.reward.model"]
+    stage_modules = [m for m in got["karma_modules"] if m.count(".") > 1 or m in STAGE_PACKAGES]
+    assert stage_modules == ["karma.reward", "karma.reward.model"], got["karma_modules"]
     scorer = RewardScorer.from_pretrained(root / "model", device="cpu")
     # identical logits, the long text truncated from the left as in training
     assert got["one_by_one"] == [float(scorer.logits([t])[0]) for t in texts]
