@@ -36,13 +36,27 @@ def _token_note() -> str:
 
 
 def fetch_dataset_split(repo: str, split: str, out_path: str | Path,
-                        config_name: str | None = None) -> None:
-    """Save one split (of one config) of a hub dataset as Parquet."""
+                        config_name: str | None = None, revision: str | None = None) -> None:
+    """Save one split (of one config) of a hub dataset as Parquet.
+
+    ``datasets`` no longer runs loading scripts; a repository that still ships only a script fails
+    with a message saying to point ``revision`` at the hub's Parquet export (``refs/convert/parquet``).
+    """
+    from datasets import __version__ as datasets_version
     from datasets import load_dataset
 
-    log.info("fetching dataset %s/%s split %s (%s)", repo, config_name or "default", split,
-             _token_note())
-    dataset = load_dataset(repo, config_name, split=split)
+    log.info("fetching dataset %s/%s split %s at %s (%s)", repo, config_name or "default", split,
+             revision or "main", _token_note())
+    try:
+        dataset = load_dataset(repo, config_name, split=split, revision=revision)
+    except RuntimeError as err:
+        if "scripts are no longer supported" not in str(err):
+            raise
+        raise RuntimeError(
+            f"{repo} is a script-based dataset, which datasets {datasets_version} cannot "
+            "run; set revision: refs/convert/parquet on its benchmarks.downloads entry to read the hub's "
+            "Parquet export instead"
+        ) from err
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     dataset.to_parquet(str(out_path))
     log.info("wrote %d rows to %s", len(dataset), out_path)
@@ -85,7 +99,8 @@ def fetch_benchmark_source(source: dict[str, str], out_path: str | Path) -> None
     if "file" in source:
         fetch_dataset_file(source["repo"], source["file"], out_path, source.get("revision"))
     elif "split" in source:
-        fetch_dataset_split(source["repo"], source["split"], out_path, source.get("config"))
+        fetch_dataset_split(source["repo"], source["split"], out_path, source.get("config"),
+                            source.get("revision"))
     else:
         raise ValueError(f"benchmark download {source}: give 'file' or 'split' (and 'config')")
 
