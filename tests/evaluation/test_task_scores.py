@@ -83,7 +83,8 @@ def test_primary_metric_choice_is_checked() -> None:
     assert chosen == {"bias": "likelihood_diff_signed", "humor": "acc"}
     with pytest.raises(ValueError, match=r"benchmark sycophancy: 'mc2' is not one of its per-item scores \(acc, "):
         benchmark_metrics.primary_metrics({"sycophancy": "mc2"}, ["sycophancy"])
-    with pytest.raises(ValueError, match="benchmarks.metrics names mmlu, which is not among benchmarks.names"):
-        benchmark_metrics.primary_metrics({"mmlu": "acc"}, ["humor"])
+    assert benchmark_metrics.primary_metrics({"mmlu": "acc"}, ["humor"]) == {"humor": "acc"}
+    with pytest.raises(ValueError, match="benchmark mmlu: 'f1' is not one of its per-item scores"):
+        benchmark_metrics.primary_metrics({"mmlu": "f1"}, ["humor"])
     with pytest.raises(ValueError, match="unknown benchmark 'humour'"):
         benchmark_metrics.primary_metrics({}, ["humour"])

@@ -61,3 +61,28 @@ def test_paper_dry_run_needs_no_dumps_or_network():
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
     assert "pushshift_dump" in out and "collect_comments" in out and "build_examples" in out
+
+
+def test_metric_enums_are_the_registered_candidates():
+    """The schema lists, per benchmark, exactly the per-item scores the evaluation writes."""
+    from karma.evaluation.benchmark_metrics import BENCHMARKS, score_names
+
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    metrics = schema["properties"]["benchmarks"]["properties"]["metrics"]["properties"]
+    assert {name: metrics[name]["enum"] for name in metrics} == {b: list(score_names(b)) for b in BENCHMARKS}
+
+
+def test_a_metric_that_is_not_a_per_item_score_is_refused():
+    config = copy.deepcopy(load("paper.yaml"))
+    config["benchmarks"]["metrics"]["sycophancy"] = "mc2"
+    with pytest.raises(WorkflowError, match="mc2"):
+        validate(config, SCHEMA)
+
+
+def test_a_metric_outside_the_registry_stops_the_plan_before_the_dag(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("benchmarks:\n  metrics: {truthfulqa: f1}\n")
+    result = subprocess.run([SNAKEMAKE, "-n", "--configfile", "config/config.yaml", str(bad)], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "f1" in result.stdout + result.stderr

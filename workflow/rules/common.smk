@@ -4,6 +4,7 @@ import os
 import re
 from pathlib import Path
 
+from karma.evaluation.benchmark_metrics import primary_metrics
 from karma.report.layout import figure_paths, table_paths
 
 RESULTS = f"results/{config['run']}"
@@ -78,6 +79,8 @@ VARIANTS = config["variants"]
 TRAINED_VARIANTS = [name for name, spec in VARIANTS.items() if "setting" in spec]
 POLICIES = list(config["policies"])
 BENCHMARKS = list(config["benchmarks"]["names"])
+# Checked here, before the DAG is built: a metric that is not one of the benchmark's per-item scores.
+PRIMARY_METRICS = primary_metrics(config["benchmarks"].get("metrics"), BENCHMARKS)
 
 
 def _check_policies():
@@ -244,6 +247,7 @@ def evaluation_params(wildcards):
     names = _job_benchmarks(wildcards)
     return {
         "data": {name: bench["data"][name] for name in names},
+        "metrics": {name: PRIMARY_METRICS[name] for name in names},
         "limits": {name: n for name, n in bench["limits"].items() if name in names},
         "batch_size": bench["batch_size"],
         "device": bench["device"],

@@ -118,20 +118,15 @@ def _candidates(benchmark: str) -> tuple[Candidate, ...]:
 
 
 def primary_metrics(chosen: Mapping[str, str] | None, benchmarks: Iterable[str]) -> dict[str, str]:
-    """The primary metric of each benchmark: the configured one (checked) or the default.
+    """The primary metric of each benchmark run: the configured one (checked) or the default.
 
-    ``chosen`` is the config's ``benchmarks.metrics``; a key naming a benchmark that is not run is an
-    error too, since it would silently select nothing.
+    ``chosen`` is the config's ``benchmarks.metrics``; every entry is checked, also for a benchmark
+    left out of this run, so a config that is valid for one run is valid for all.
     """
-    benchmarks = list(benchmarks)
     chosen = dict(chosen or {})
-    unknown = sorted(set(chosen) - set(benchmarks))
-    if unknown:
-        raise ValueError(
-            f"benchmarks.metrics names {', '.join(unknown)}, which is not among benchmarks.names "
-            f"({', '.join(benchmarks)}); remove the key or run the benchmark"
-        )
-    return {b: candidate(b, chosen[b]).name if b in chosen else DEFAULT_PRIMARY[_known(b)] for b in benchmarks}
+    for benchmark, name in chosen.items():
+        candidate(benchmark, name)
+    return {b: chosen.get(b, DEFAULT_PRIMARY[b]) for b in map(_known, benchmarks)}
 
 
 def _known(benchmark: str) -> str:
