@@ -287,6 +287,14 @@ def train_log_targets():
     ]
 
 
+def ppo_summary_targets():
+    return [
+        f"{RESULTS}/policy/{p}/{v}/summary.json"
+        for p, v in policy_variant_pairs()
+        if v in TRAINED_VARIANTS
+    ]
+
+
 def table_outputs():
     has_eroded = any(v == "eroded" for _, v in policy_variant_pairs())
     return [
@@ -297,6 +305,7 @@ def table_outputs():
             eroded=has_eroded,
             reward=True,
             comparison=bool(config["report"]["paper_policy_map"]),
+            ppo=bool(TRAINED_VARIANTS),
         )
     ]
 
