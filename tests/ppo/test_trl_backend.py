@@ -97,6 +97,29 @@ def test_lora_trains_adapters_and_value_head_only_and_exports_merged(world):
     assert type(merged).__name__ == "GPTNeoXForCausalLM"
 
 
+def test_falcon3_shape_loads_and_gets_lora_on_every_projection(tmp_path):
+    """Falcon3 is a Llama-architecture model: 'all-linear' LoRA must reach its seven projections in
+    policy and value model (not the LM head), and the merged export is a plain LlamaForCausalLM."""
+    from karma.backbones import load_causal_lm, load_tokenizer
+
+    policy_dir = write_policy(tmp_path / "falcon3", "falcon3")
+    model, tokenizer = load_causal_lm(policy_dir), load_tokenizer(policy_dir)
+    assert model.config.model_type == "llama" and model.config.head_dim == 32
+    assert model.model.layers[0].self_attn.q_proj.out_features == 64  # 2 heads x head_dim 32 > hidden 32
+    assert model.lm_head.weight.data_ptr() != model.model.embed_tokens.weight.data_ptr()  # untied
+    ids = tokenizer("funny cat story", return_tensors="pt")["input_ids"]
+    assert model(ids).logits.shape == (1, ids.shape[1], len(tokenizer))
+    config = PolicyTrainingConfig.from_mapping({"finetune": "lora", "lora": {"r": 4, "alpha": 8, "dropout": 0.0}})
+    policy, value, _ = build_models(policy_dir, config)
+    projections = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    for adapted in (policy, value):
+        names = {n.split(".lora_A")[0].rsplit(".", 1)[-1] for n, _ in adapted.named_parameters() if ".lora_A" in n}
+        assert names == projections
+    assert not any("lm_head" in n and "lora_" in n for n, _ in policy.named_parameters())
+    merged = export_policy(policy)
+    assert type(merged).__name__ == "LlamaForCausalLM" and not any("lora_" in n for n, _ in merged.named_parameters())
+
+
 def test_ppo_steps_once_per_mini_batch_and_optimises_the_adapter_reward(world):
     ppo = PPOSettings(total_episodes=8, batch_size=4, mini_batch_size=2, micro_batch_size=1, ppo_epochs=2,
                       response_length=6, rollout_batch_size=4, learning_rate=1e-4, max_prompt_tokens=512)

@@ -201,6 +201,14 @@ def policy_model(policy, variant):
     return f"{RESULTS}/policy/{policy}/{variant}/model"
 
 
+def model_families(wildcards):
+    """The configured lineages of a policy and of the reward model, for the same-family check."""
+    return {
+        "policy": config["models"][wildcards.policy]["family"],
+        "reward": config["models"][config["reward"]["backbone"]]["family"],
+    }
+
+
 def policy_training_params(wildcards):
     """The shared PPO settings with the policy's own overrides merged in."""
     settings = _deep_merge(config["ppo"], config["policies"][wildcards.policy])

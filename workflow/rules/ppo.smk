@@ -39,6 +39,7 @@ rule train_policy:
     params:
         setting=lambda wc: VARIANTS[wc.variant]["setting"],
         training=policy_training_params,
+        families=model_families,
         # Outside the outputs: Snakemake deletes a failed job's outputs, checkpoints must survive.
         checkpoints=f"{RESULTS}/policy/{{policy}}/{{variant}}/checkpoints",
     script:

@@ -26,7 +26,7 @@ from karma.formats import SETTINGS
 from karma.ppo.checkpoints import CheckpointStore, TrainingState, run_fingerprint
 from karma.ppo.settings import PolicyTrainingConfig
 from karma.ppo.state import TrainLog, UpdateStats, read_prompts
-from karma.ppo.variants import check_same_family, model_family
+from karma.ppo.variants import check_same_family, resolve_families
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,13 @@ def train_policy(
     config: PolicyTrainingConfig | Mapping[str, Any],
     *,
     policy_name: str | None = None,
+    policy_family: str | None = None,
+    reward_family: str | None = None,
 ) -> dict[str, Any]:
     """PPO-train one policy for one variant; returns the run summary (also fine to write as JSON).
+
+    ``policy_family``/``reward_family`` are the configured model families for the same-family check
+    (:func:`karma.ppo.variants.check_same_family`); absent, each model's ``model_type`` stands in.
 
     ``checkpoint_dir`` must survive a failed job (it must not be a Snakemake output, which Snakemake
     deletes); re-running after a kill continues from its newest checkpoint and rewrites
@@ -95,7 +100,8 @@ def train_policy(
     if setting not in SETTINGS:
         raise ValueError(f"variant {variant!r}: reward setting {setting!r} is not one of {', '.join(SETTINGS)}")
     name = policy_name or Path(policy_dir).name
-    check_same_family(name, model_family(policy_dir), model_family(reward_model_dir), cfg.same_family_intended)
+    check_same_family(name, *resolve_families(policy_dir, reward_model_dir, policy_family, reward_family),
+                      cfg.same_family_intended)
     prompts = read_prompts(prompts_path)
     fingerprint = run_fingerprint(
         cfg, {"policy": policy_dir, "reward_model": reward_model_dir, "prompts": prompts_path},
