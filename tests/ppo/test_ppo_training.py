@@ -83,6 +83,15 @@ def test_variants_from_config():
         variants_from_config({"toxic": {"setting": "generalized", "policies": ["p"]}})
     with pytest.raises(ValueError, match="prompts 'twitter'"):
         variants_from_config({"toxic": {"setting": "generalized", "prompts": "twitter", "policies": ["p"]}})
+    sampled = variants_from_config(
+        {"eroded": {"setting": "conditioned", "prompts": "ultrachat", "metadata": "sampled", "policies": ["p"]}})
+    assert sampled["eroded"].metadata == "sampled" and variants["eroded"].metadata == "none"
+    with pytest.raises(ValueError, match="metadata 'sampled' needs the conditioned setting"):
+        variants_from_config(
+            {"benign": {"setting": "generalized", "prompts": "ultrachat", "metadata": "sampled", "policies": ["p"]}})
+    with pytest.raises(ValueError, match="metadata 'random' is not one of none, sampled"):
+        variants_from_config(
+            {"eroded": {"setting": "conditioned", "prompts": "ultrachat", "metadata": "random", "policies": ["p"]}})
 
 
 # ---------------------------------------------------------------------------------------- same family

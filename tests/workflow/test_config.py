@@ -125,3 +125,19 @@ def test_paper_lora_policies_get_their_own_learning_rate():
         assert rate == (1.0e-5 if lora else 1.0e-6), policy
     assert {p for p, o in config["policies"].items() if o.get("finetune") == "lora"} == {
         "falcon-7b", "llama-8b", "pythia-6.9b"}
+
+
+def test_eroded_reads_prompts_with_sampled_metadata_and_generalized_variants_cannot(tmp_path):
+    plan = subprocess.run([SNAKEMAKE, "-n", "--configfile", "config/paper.yaml"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    assert "results/paper/data/prompts/ultrachat.sampled_metadata.parquet" in plan.stdout
+    config = copy.deepcopy(load("config.yaml"))
+    config["variants"]["benign"]["metadata"] = "sampled"
+    validate(config, SCHEMA)  # the schema allows the key on any trained variant; common.smk refuses it
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"variants": config["variants"]}))
+    result = subprocess.run([SNAKEMAKE, "-n", "--configfile", "config/config.yaml", str(bad)], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "variant 'benign' sets metadata: sampled, but its setting 'generalized'" in result.stdout + result.stderr

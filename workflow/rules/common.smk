@@ -107,6 +107,26 @@ def _check_policies():
 _check_policies()
 
 
+def _check_variant_metadata():
+    """Sampled metadata only means something where the reward model reads it (conditioned)."""
+    for name, spec in VARIANTS.items():
+        if spec.get("metadata", "none") != "none" and spec.get("setting") != "conditioned":
+            raise ValueError(
+                f"variant {name!r} sets metadata: {spec['metadata']}, but its setting "
+                f"{spec.get('setting')!r} renders no subreddit or time; remove the key or use conditioned"
+            )
+
+
+_check_variant_metadata()
+
+
+def prompts_path(variant):
+    """A trained variant's PPO prompts: as built, or with sampled subreddit and time (metadata: sampled)."""
+    spec = VARIANTS[variant]
+    suffix = ".sampled_metadata" if spec.get("metadata", "none") == "sampled" else ""
+    return f"{RESULTS}/data/prompts/{spec['prompts']}{suffix}.parquet"
+
+
 def _benchmark_paths():
     """Flat list of every configured benchmark data path (sycophancy maps subsets to files)."""
     paths = []

@@ -18,7 +18,7 @@ rule train_policy:
     input:
         policy=lambda wc: model_dir(wc.policy),
         reward_model=lambda wc: f"{RESULTS}/reward/{VARIANTS[wc.variant]['setting']}/model",
-        prompts=lambda wc: f"{RESULTS}/data/prompts/{VARIANTS[wc.variant]['prompts']}.parquet",
+        prompts=lambda wc: prompts_path(wc.variant),
     output:
         model=directory(f"{RESULTS}/policy/{{policy}}/{{variant}}/model"),
         train_log=f"{RESULTS}/policy/{{policy}}/{{variant}}/train_log.jsonl",

@@ -15,17 +15,20 @@ from karma.settings import checked_kwargs
 log = logging.getLogger(__name__)
 
 PROMPT_SOURCES = ("reddit", "ultrachat")
+PROMPT_METADATA = ("none", "sampled")
 SAME_FAMILY_KEY = "same_family_intended"
 
 
 @dataclass(frozen=True)
 class Variant:
-    """A PPO variant: which reward model setting scores which prompts (``base``: no training)."""
+    """A PPO variant: which reward model setting scores which prompts (``base``: no training), and
+    whether prompts without subreddit and time get them drawn from the training data (``sampled``)."""
 
     name: str
     reward_setting: Setting | None
     prompt_source: str | None
     policies: tuple[str, ...]
+    metadata: str = "none"
 
     @property
     def trains(self) -> bool:
@@ -56,7 +59,16 @@ def variants_from_config(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, Vari
             )
         if isinstance(spec_.policies, str) or not spec_.policies:
             raise ValueError(f"variant {name!r}: 'policies' must be a non-empty list of policy names")
-        variants[name] = Variant(name, spec_.setting, spec_.prompts, tuple(spec_.policies))
+        if spec_.metadata not in PROMPT_METADATA:
+            raise ValueError(
+                f"variant {name!r}: metadata {spec_.metadata!r} is not one of {', '.join(PROMPT_METADATA)}"
+            )
+        if spec_.metadata != "none" and spec_.setting != "conditioned":
+            raise ValueError(
+                f"variant {name!r}: metadata {spec_.metadata!r} needs the conditioned setting, the only one "
+                "that renders a subreddit and time"
+            )
+        variants[name] = Variant(name, spec_.setting, spec_.prompts, tuple(spec_.policies), spec_.metadata)
     return variants
 
 
@@ -65,6 +77,7 @@ class _VariantSpec:
     policies: Sequence[str]
     setting: str | None = None
     prompts: str | None = None
+    metadata: str = "none"
 
 
 # --------------------------------------------------------------------------------------------------
