@@ -129,9 +129,12 @@ def test_same_family_compares_configured_lineages_not_architectures(world, tmp_p
     with pytest.raises(ValueError, match=f"policy 'llama-8b' is of the reward model's family"):
         train_policy(*args, config={"ppo": TINY_PPO}, policy_name="llama-8b", policy_family="llama",
                      reward_family="llama")
-    config = {"ppo": {**TINY_PPO, "total_episodes": 2}, "device": "cpu"}
+    config = {"ppo": {**TINY_PPO, "total_episodes": 2, "max_prompt_tokens": 40}, "device": "cpu"}
     summary = train_policy(*args, config=config, policy_family="falcon", reward_family="llama")
     assert summary["updates"] == 1 and (tmp_path / "model" / "model.safetensors").is_file()
+    # a tight budget: long prompts are cut, not dropped, and the summary counts them
+    assert summary["prompts_truncated"] > 0 and summary["prompts_dropped_too_long"] == 0
+    assert summary["prompts_used"] + summary["prompts_dropped_duplicate"] == 24
 
 
 # ------------------------------------------------------------------------------------- KL band, outputs

@@ -19,9 +19,8 @@ from karma.data.examples import (
     conversation_from_thread,
     is_test_post,
     read_thread_rows,
-    truncate,
 )
-from karma.formats import Conversation
+from karma.formats import Conversation, truncate
 from karma.parquet_io import read_stage_table
 from karma.stable_hash import stable_unit
 

@@ -179,6 +179,7 @@ def train_policy(
         "kl_out_of_band": out_of_band,
         "warning": warning,
         "prompts_used": result.prompts_used,
+        "prompts_truncated": result.prompts_truncated,
         "prompts_dropped_too_long": result.prompts_dropped_too_long,
         "prompts_dropped_duplicate": result.prompts_dropped_duplicate,
         "seconds": round(time.perf_counter() - started, 2),
