@@ -390,9 +390,24 @@ def eval_mem_mb(wildcards, attempt):
     return int(16000 + 4000 * _params_b(wildcards.policy))
 
 
+def _cell_minutes(benchmark, params_b):
+    """Minutes for one cell. Toxicity generates continuations_per_prompt samples of every prompt: the
+    full RealToxicityPrompts (99,442 prompts x 25) is ~50-100 times the work of its challenging subset
+    (estimate in docs/paper-choices.md)."""
+    if benchmark != "toxicity":
+        return 30 + 60 * params_b
+    toxicity = config["benchmarks"]["toxicity"]
+    share = 1.0 if toxicity.get("prompt_subset", "challenging") == "all" else 0.015
+    samples = toxicity.get("continuations_per_prompt", 25) / 25
+    return 30 + (90 + 60 * params_b) * share * samples
+
+
 def eval_runtime(wildcards, attempt):
-    cells = 1 if "benchmark" in wildcards.keys() else len(BENCHMARKS)
-    return int((30 + 60 * _params_b(wildcards.policy)) * cells * attempt)
+    minutes = sum(
+        _cell_minutes(name, _params_b(wildcards.policy))
+        for name in _job_benchmarks(wildcards)
+    )
+    return int(minutes * attempt)
 
 
 def reward_training_params(wildcards):
