@@ -62,7 +62,8 @@ def test_draws_are_seeded_and_fixed_per_prompt(tmp_path: Path) -> None:
     runs = {}
     for name, source, seed in (("a", prompts, 3), ("b", prompts, 3), ("c", prompts, 4), ("d", fewer, 3)):
         sample_prompt_metadata(source, examples, tmp_path / f"{name}.parquet", seed=seed)
-        runs[name] = [(r["subreddit"], r["created_utc"]) for r in pq.read_table(tmp_path / f"{name}.parquet").to_pylist()]
+        rows = pq.read_table(tmp_path / f"{name}.parquet").to_pylist()
+        runs[name] = [(r["subreddit"], r["created_utc"]) for r in rows]
     assert runs["a"] == runs["b"] and runs["a"] != runs["c"]
     assert runs["d"] == runs["a"][:20]  # a prompt's draw does not depend on the other prompts
 

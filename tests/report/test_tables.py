@@ -100,7 +100,8 @@ def make_cell(benchmark: str, policy: str, variant: str) -> Cell:
         primary_value=value,
         higher_is_better=benchmark not in {"bias", "toxicity", "sycophancy"},
         # every candidate of the benchmark, the others shifted so the comparison can rank them
-        metrics={name: value + k + 1 for k, name in enumerate(benchmark_metrics.score_names(benchmark)) if name != primary}
+        metrics={name: value + k + 1 for k, name in enumerate(benchmark_metrics.score_names(benchmark))
+                 if name != primary}
         | {primary: value},
         n=len(items),
         items=items,

@@ -110,7 +110,10 @@ _check_policies()
 def _check_variant_metadata():
     """Sampled metadata only means something where the reward model reads it (conditioned)."""
     for name, spec in VARIANTS.items():
-        if spec.get("metadata", "none") != "none" and spec.get("setting") != "conditioned":
+        if (
+            spec.get("metadata", "none") != "none"
+            and spec.get("setting") != "conditioned"
+        ):
             raise ValueError(
                 f"variant {name!r} sets metadata: {spec['metadata']}, but its setting "
                 f"{spec.get('setting')!r} renders no subreddit or time; remove the key or use conditioned"

@@ -97,7 +97,8 @@ _BENCHMARKS: dict[str, _Benchmark] = {
             _Task("karma_truthfulqa_mc2", "truthfulqa_data",
                   {"acc": "mc2", "loglik_max_true": "loglik_max_true",
                    "loglik_true_minus_false": "loglik_true_minus_false"}),
-            _Task("karma_truthfulqa_mc1", "truthfulqa_data", {"acc": "mc1", "loglik_best_answer": "loglik_best_answer"}),
+            _Task("karma_truthfulqa_mc1", "truthfulqa_data",
+                  {"acc": "mc1", "loglik_best_answer": "loglik_best_answer"}),
         )
     ),
     "mmlu": _Benchmark((_Task("karma_mmlu", "mmlu_data", {"acc": "acc"}),), category_field="subject"),

@@ -135,7 +135,9 @@ class SignificanceOptions:
                 raise ValueError(f"statistics.test {key}: {name!r} is not one of {', '.join(TESTS)}")
         holm = _by_name(self.holm, UNITS, "statistics.holm", "all")
         if not all(isinstance(v, bool) for v in holm.values()):
-            raise ValueError(f"statistics.holm must be true/false or a mapping of units to true/false, got {self.holm!r}")
+            raise ValueError(
+                f"statistics.holm must be true/false or a mapping of units to true/false, got {self.holm!r}"
+            )
         if self.zero_method not in ZERO_METHODS:
             raise ValueError(
                 f"statistics.zero_method {self.zero_method!r} is not one of {', '.join(ZERO_METHODS)}"
