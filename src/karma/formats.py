@@ -12,11 +12,15 @@ add_generation_prompt=True, tokenize=False)`` is ``render_prompt(c, s)`` and ``a
 messages + [{"role": "assistant", "content": r}], tokenize=False)`` is ``render_example(c, r, s)``. The
 metadata block is a ``system`` message, sibling replies a ``context`` message, the post and parent
 comments ``user``/``assistant`` turns.
+
+A prompt too long for a policy is shortened here too (:func:`fit_prompt`), as a shorter
+:class:`Conversation`, so the reward model scores exactly the prompt the policy saw.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Literal
 
@@ -74,6 +78,13 @@ def _clean(text: str) -> str:
     return text.strip()
 
 
+def truncate(text: str, max_chars: int) -> str:
+    """At most ``max_chars`` characters, an ellipsis marking a cut."""
+    if len(text) <= max_chars:
+        return text
+    return text[: max_chars - 1].rstrip() + "…" if max_chars > 0 else ""
+
+
 def format_timestamp(created_utc: int) -> str:
     moment = datetime.fromtimestamp(created_utc, tz=timezone.utc)
     return moment.strftime("%Y-%m-%d %H:%M UTC (%A)")
@@ -127,3 +138,46 @@ def render_prompt(conv: Conversation, setting: str) -> str:
 def render_example(conv: Conversation, candidate: str, setting: str) -> str:
     """The exact reward-model input: the prompt followed by the candidate response."""
     return render_prompt(conv, setting) + _clean(candidate)
+
+
+def _with_text(conv: Conversation, part: str, text: str) -> Conversation:
+    if part == "newest turn":
+        return replace(conv, parents=(text,))
+    return replace(conv, **{part: text})
+
+
+def fit_prompt(conv: Conversation, setting: str, fits: Callable[[str], bool]) -> Conversation | None:
+    """The conversation, cut from the left until its rendered prompt ``fits`` (e.g. a token budget).
+
+    Nothing is cut from a prompt that fits. Otherwise, one step at a time until it fits: the oldest
+    parent turns go first (the newest one stays), then the sibling replies (last listed first); then
+    the post's body, the newest turn and finally the title are shortened, each to the longest prefix
+    that fits (an ellipsis marks the cut). The post and the turn being answered are never removed.
+    None when even a one-character title does not fit (a budget smaller than tags and metadata).
+    """
+    setting = _check_setting(setting)
+    if fits(render_prompt(conv, setting)):
+        return conv
+    while len(conv.parents) > 1:
+        conv = replace(conv, parents=conv.parents[1:])
+        if fits(render_prompt(conv, setting)):
+            return conv
+    while conv.siblings:
+        conv = replace(conv, siblings=conv.siblings[:-1])
+        if fits(render_prompt(conv, setting)):
+            return conv
+    for part in ("body", "newest turn", "title"):
+        if part == "newest turn" and not conv.parents:
+            continue
+        original = conv.parents[-1] if part == "newest turn" else getattr(conv, part)
+        low, high = 0, len(original)  # the longest prefix that fits, by bisection over characters
+        while low < high:
+            middle = (low + high + 1) // 2
+            if fits(render_prompt(_with_text(conv, part, truncate(original, middle)), setting)):
+                low = middle
+            else:
+                high = middle - 1
+        conv = _with_text(conv, part, truncate(original, low))
+        if conv.title and fits(render_prompt(conv, setting)):
+            return conv
+    return None

@@ -94,13 +94,28 @@ def _record_source(out: Path, repo: str, repo_type: str, commit: str, **details:
 
 def fetch_dataset_split(repo: str, split: str, out_path: str | Path,
                         config_name: str | None = None, revision: str | None = None) -> None:
-    """Save one split (of one config) of a hub dataset as Parquet."""
+    """Save one split (of one config) of a hub dataset as Parquet.
+
+    ``datasets`` no longer runs loading scripts; a repository that still ships only a script fails
+    with a message saying to pin a commit of the hub's Parquet export (``refs/convert/parquet``).
+    """
+    from datasets import __version__ as datasets_version
     from datasets import load_dataset
 
     commit = pinned_commit(repo, "dataset", revision)
     log.info("fetching dataset %s/%s split %s at %s (%s)", repo, config_name or "default", split,
              commit, _token_note())
-    dataset = load_dataset(repo, config_name, split=split, revision=commit)
+    try:
+        dataset = load_dataset(repo, config_name, split=split, revision=commit)
+    except RuntimeError as err:
+        if "scripts are no longer supported" not in str(err):
+            raise
+        raise RuntimeError(
+            f"{repo} is a script-based dataset, which datasets {datasets_version} cannot run; set "
+            "revision on its benchmarks.downloads entry to a commit of the hub's Parquet export "
+            "(the branch refs/convert/parquet) and delete its entry in "
+            f"{LOCK_PATH} if one was recorded"
+        ) from err
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     dataset.to_parquet(str(out))

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 
 from karma.formats import (
@@ -7,8 +9,10 @@ from karma.formats import (
     USER_TAG,
     Conversation,
     chat_messages,
+    fit_prompt,
     render_example,
     render_prompt,
+    truncate,
 )
 
 CONV = Conversation(
@@ -90,3 +94,61 @@ def test_chat_template_renders_the_prompt_format(chat_tokenizer, conv, setting):
 def test_chat_template_rejects_unknown_roles(chat_tokenizer):
     with pytest.raises(Exception, match="unknown role tool"):
         chat_tokenizer.apply_chat_template([{"role": "tool", "content": "x"}], tokenize=False)
+
+
+LONG = Conversation(
+    title="Which pot for basil?",
+    body="I have tried everything. " * 12,
+    parents=("Oldest turn here.", "Middle turn here.", "Newest turn: what soil do you use?"),
+    siblings=("More sun!", "Less water!"),
+    subreddit="gardening",
+    created_utc=1546300800,
+)
+
+
+def _budget(chars: int):
+    return lambda text: len(text) <= chars
+
+
+def test_a_prompt_that_fits_is_untouched():
+    assert fit_prompt(LONG, "conditioned", _budget(10_000)) is LONG
+
+
+def test_oldest_turns_go_first_then_siblings_then_the_body():
+    full = len(render_prompt(LONG, "generalized"))
+    assert fit_prompt(LONG, "generalized", _budget(full - 1)) == replace(LONG, parents=LONG.parents[1:])
+    expected = replace(LONG, parents=LONG.parents[2:], siblings=("More sun!",))
+    assert fit_prompt(LONG, "generalized", _budget(len(render_prompt(expected, "generalized")))) == expected
+    short = fit_prompt(LONG, "generalized", _budget(150))
+    assert short.parents == (LONG.parents[-1],) and short.siblings == () and short.title == LONG.title
+    assert short.body.endswith("…") and LONG.body.startswith(short.body[:-1].rstrip())
+    text = render_prompt(short, "generalized")
+    assert len(text) <= 150
+    longer = replace(short, body=truncate(LONG.body, len(short.body) + 1))
+    assert len(render_prompt(longer, "generalized")) > 150  # the longest body that fits
+    # the post and the newest turn are still there, in order, and roles still alternate back from the candidate
+    assert text.index(LONG.title) < text.index("Newest turn") < text.rindex(ASSISTANT_TAG)
+    roles = [line for line in text.splitlines() if line in (USER_TAG, ASSISTANT_TAG)]
+    assert roles == [USER_TAG, USER_TAG, ASSISTANT_TAG]
+
+
+def test_then_the_newest_turn_and_the_title_are_shortened_and_then_it_is_dropped():
+    bare = render_prompt(replace(LONG, body="", parents=("",), siblings=()), "conditioned")
+    tiny = fit_prompt(LONG, "conditioned", _budget(len(bare) + 10))
+    assert tiny.body == "" and tiny.siblings == () and tiny.title == LONG.title
+    assert tiny.parents[0].endswith("…") and LONG.parents[-1].startswith(tiny.parents[0][:-1])
+    titled = fit_prompt(LONG, "conditioned", _budget(len(bare) - 5))
+    assert titled.parents == ("",) and titled.title.endswith("…")
+    assert fit_prompt(LONG, "conditioned", _budget(20)) is None  # the metadata block alone is longer
+
+
+def test_the_reward_text_of_a_fitted_prompt_is_what_the_policy_saw():
+    fitted = fit_prompt(LONG, "conditioned", _budget(200))
+    assert render_example(fitted, "Use cactus soil.", "conditioned") == render_prompt(fitted, "conditioned") + (
+        "Use cactus soil.")
+    assert "r/gardening" in render_prompt(fitted, "conditioned")
+
+
+def test_truncate_marks_the_cut():
+    assert truncate("abcdef", 10) == "abcdef"
+    assert truncate("abc def", 5) == "abc…" and truncate("abc", 0) == ""

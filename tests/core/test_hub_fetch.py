@@ -115,3 +115,34 @@ def test_a_release_file_is_verified_before_it_is_moved_into_place(tmp_path, monk
     assert not (tmp_path / "bad.ckpt").exists() and not (tmp_path / "bad.ckpt.part").exists()
     with pytest.raises(ChecksumError):
         fetch_url(good, tmp_path / "bad.ckpt", "0" * 64, "benchmarks.toxicity.detoxify_sha256")
+
+
+def test_split_source_passes_its_pinned_commit_and_writes_parquet(hub, tmp_path, monkeypatch):
+    import datasets
+
+    calls = []
+
+    def load_dataset(repo, name, split, revision):
+        calls.append((repo, name, split, revision))
+        return datasets.Dataset.from_list([{"sent_more": "a", "sent_less": "b", "bias_type": "autre"}])
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    out = tmp_path / "crows.parquet"
+    source = {"repo": "jannalu/crows_pairs_multilingual", "config": "english", "split": "test",
+              "revision": PINNED}
+    hub_fetch.fetch_benchmark_source(source, out)
+    assert calls == [("jannalu/crows_pairs_multilingual", "english", "test", PINNED)]
+    assert datasets.Dataset.from_parquet(str(out))[0]["bias_type"] == "autre"
+
+
+def test_script_only_dataset_names_the_fix(hub, tmp_path, monkeypatch):
+    import datasets
+
+    def load_dataset(*args, **kwargs):
+        raise RuntimeError("Dataset scripts are no longer supported, but found sycophancy.py")
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    with pytest.raises(RuntimeError, match=r"commit of the hub's Parquet export \(the branch refs/convert/parquet\)"):
+        hub_fetch.fetch_benchmark_source({"repo": "EleutherAI/sycophancy", "split": "validation"},
+                                         tmp_path / "x.parquet")
+    assert not (tmp_path / "x.parquet").exists()

@@ -27,7 +27,9 @@ from karma.backbones import (  # noqa: E402
 )
 from karma.demo.benchmark_fixtures import write_benchmark_fixtures  # noqa: E402
 from karma.demo.tokenizer_training import train_bpe_tokenizer  # noqa: E402
+from karma.evaluation import benchmark_metrics  # noqa: E402
 from karma.evaluation.cells import read_cell  # noqa: E402
+from karma.evaluation import lm_eval_runner  # noqa: E402
 from karma.evaluation.lm_eval_runner import (  # noqa: E402
     BENCHMARKS,
     TASKS_DIR,
@@ -114,9 +116,22 @@ def test_primary_metrics_and_directions(cells: dict[str, Path]) -> None:
     for benchmark, path in cells.items():
         cell = read_cell(path)
         assert (cell.primary_metric, cell.higher_is_better) == expected[benchmark]
-    assert set(read_cell(cells["truthfulqa"]).metrics) == {"mc1", "mc2"}
+    for benchmark, path in cells.items():
+        # every candidate of the benchmark is kept per item, whichever is primary
+        assert set(read_cell(path).metrics) == set(benchmark_metrics.score_names(benchmark)), benchmark
     for item in read_cell(cells["truthfulqa"]).items:
-        assert item.scores["mc1"] in (0.0, 1.0) and 0.0 <= item.scores["mc2"] <= 1.0
+        scores = item.scores
+        assert scores["mc1"] in (0.0, 1.0) and 0.0 <= scores["mc2"] <= 1.0
+        assert scores["loglik_best_answer"] < 0.0 and scores["loglik_max_true"] < 0.0
+    for item in read_cell(cells["sycophancy"]).items:
+        assert item.scores["acc"] == float(item.scores["logprob_margin"] >= 0.0)
+
+
+def test_tasks_cover_exactly_the_registered_candidates() -> None:
+    for benchmark in BENCHMARKS:
+        tasks = lm_eval_runner._definition(benchmark).tasks
+        assert {name for task in tasks for name in task.scores.values()} == set(
+            benchmark_metrics.score_names(benchmark)), benchmark
 
 
 def test_categories(cells: dict[str, Path]) -> None:

@@ -106,3 +106,12 @@ def test_category_figure_needs_categories(tmp_path: Path) -> None:
     write_cell(cell, path)
     with pytest.raises(ValueError, match="no base cell of benchmark 'bias'"):
         plot_bias_shift([path], tmp_path, SignificanceOptions())
+
+
+def test_category_figure_footer_names_the_test_of_its_stars(run: dict, tmp_path: Path) -> None:
+    ours = plot_bias_shift(run["cells"], tmp_path / "ours", SignificanceOptions())[0].read_text()
+    assert "unit items: the policy's per-item scores" in ours.replace("\n", " ")
+    paper = SignificanceOptions(stars="categories", holm=False, test={"bias": "rank-sum"})
+    svg = plot_bias_shift(run["cells"], tmp_path / "paper", paper)[0].read_text().replace("\n", " ")
+    assert "Wilcoxon rank-sum (Mann-Whitney U)" in svg and "unit models: one value per policy" in svg
+    assert "not corrected for multiple tests" in svg

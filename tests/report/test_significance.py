@@ -22,6 +22,7 @@ from karma.report.significance import (
     compare_cells,
     holm_adjust,
     index_records,
+    rank_sum_test,
     run_all_tests,
     wilcoxon_paired,
 )
@@ -217,7 +218,7 @@ def test_run_all_tests_across_models_and_holm_families() -> None:
     options = SignificanceOptions()
     records = run_all_tests(cells, options)
     index = index_records(records)
-    across = index[(ACROSS_MODELS, "bias", "benign", "", "")]
+    across = index[(ACROSS_MODELS, "bias", "benign", "base", "", "")]
     policies = sorted({p for (p, _, _) in cells})
     expected = stats.wilcoxon(
         [cells[(p, "benign", "bias")].primary_value for p in policies],
@@ -229,9 +230,9 @@ def test_run_all_tests_across_models_and_holm_families() -> None:
     item_records = [r for r in records if r.scope == ITEMS]
     assert len(item_records) == 6
     assert [r.p_holm for r in item_records] == pytest.approx(holm_adjust([r.test.p_value for r in item_records]))
-    assert index[(ITEMS_BY_CATEGORY, "bias", "benign", "p1", "y")].test.p_value == 1.0
-    assert (ACROSS_MODELS_BY_CATEGORY, "bias", "benign", "", "x") in index
-    assert index[(ACROSS_CATEGORIES, "bias", "benign", "p3", "")].test.n == 2
+    assert index[(ITEMS_BY_CATEGORY, "bias", "benign", "base", "p1", "y")].test.p_value == 1.0
+    assert (ACROSS_MODELS_BY_CATEGORY, "bias", "benign", "base", "", "x") in index
+    assert index[(ACROSS_CATEGORIES, "bias", "benign", "base", "p3", "")].test.n == 2
 
 
 def test_category_value_accepts_the_documented_forms() -> None:
@@ -256,3 +257,108 @@ def test_category_benchmarks_option() -> None:
     assert options.category_benchmarks == ("mmlu",)
     with pytest.raises(ValueError, match="category_benchmarks"):
         SignificanceOptions.from_config({"category_benchmarks": "mmlu"})
+
+
+def _matrix(seed: int = 11, n_items: int = 16) -> dict:
+    """Six policies with base, benign, toxic and (two of them) eroded bias cells; per-item scores with
+    categories x/y. benign moves category x up by policy-dependent steps, toxic is noise around benign."""
+    rng = random.Random(seed)
+    cells = {}
+    for k, policy in enumerate(["p1", "p2", "p3", "p4", "p5", "p6"]):
+        base_items = [ItemScore(id=str(i), score=rng.random(), category="xy"[i % 2]) for i in range(n_items)]
+        shifted = {
+            "benign": [ItemScore(id=i.id, score=i.score + 0.05 * (k + 1) * (i.category == "x"), category=i.category)
+                       for i in base_items],
+        }
+        shifted["toxic"] = [ItemScore(id=i.id, score=i.score + rng.uniform(-0.2, 0.1), category=i.category)
+                            for i in shifted["benign"]]
+        if k < 2:
+            shifted["eroded"] = [ItemScore(id=i.id, score=i.score - 0.3, category=i.category) for i in base_items]
+        cells[(policy, "base", "bias")] = _cell(policy, "base", "bias", base_items)
+        for variant, items in shifted.items():
+            cells[(policy, variant, "bias")] = _cell(policy, variant, "bias", items)
+    return cells
+
+
+def test_benign_vs_toxic_and_eroded_vs_benign_are_tested_as_scipy_does() -> None:
+    cells = _matrix()
+    index = index_records(run_all_tests(cells, SignificanceOptions()))
+    pairs = {(v, b) for (_, _, v, b, _, _) in index}
+    assert pairs == {("benign", "base"), ("toxic", "base"), ("eroded", "base"), ("toxic", "benign"),
+                     ("eroded", "benign")}
+    toxic, benign = cells[("p4", "toxic", "bias")], cells[("p4", "benign", "bias")]
+    expected = stats.wilcoxon([i.score for i in toxic.items], [i.score for i in benign.items])
+    record = index[(ITEMS, "bias", "toxic", "benign", "p4", "")]
+    assert record.test.p_value == pytest.approx(float(expected.pvalue), rel=1e-12)
+    assert record.test.statistic == pytest.approx(float(expected.statistic))
+    policies = ["p1", "p2", "p3", "p4", "p5", "p6"]
+    expected = stats.wilcoxon([cells[(p, "toxic", "bias")].primary_value for p in policies],
+                              [cells[(p, "benign", "bias")].primary_value for p in policies])
+    across = index[(ACROSS_MODELS, "bias", "toxic", "benign", "", "")]
+    assert across.test.n == 6 and across.test.p_value == pytest.approx(float(expected.pvalue), rel=1e-12)
+    eroded = index[(ACROSS_MODELS, "bias", "eroded", "benign", "", "")]
+    assert eroded.test.n == 2  # only p1 and p2 have the eroded variant
+    assert index[(ITEMS, "bias", "eroded", "benign", "p1", "")].test.median_difference < 0
+    assert (ITEMS, "bias", "eroded", "benign", "p3", "") not in index
+
+
+def test_rank_sum_is_mann_whitney_u_on_the_two_samples() -> None:
+    variant, base = [0.9, 0.4, 0.75, 0.6, 0.8], [0.1, 0.5, 0.2, 0.3, 0.35]
+    ours = rank_sum_test(variant, base)
+    ref = stats.mannwhitneyu(variant, base, alternative="two-sided")
+    assert ours.statistic == float(ref.statistic) == 24.0  # 0.4 loses only to 0.5
+    assert ours.p_value == pytest.approx(float(ref.pvalue), rel=1e-12)
+    assert ours.effect_size == pytest.approx(2 * 24 / 25 - 1)
+    same = rank_sum_test([1.0, 1.0, 1.0], [1.0, 1.0, 1.0])
+    assert same.p_value == 1.0 and same.effect_size == 0.0 and "same" in same.reason
+    assert math.isnan(rank_sum_test([1.0], [0.0]).p_value)
+    # the configured test reaches the cells: rank-sum on the items of one policy
+    cells = _matrix()
+    options = SignificanceOptions(test={"default": "signed-rank", "bias": "rank-sum"})
+    index = index_records(run_all_tests(cells, options))
+    record = index[(ITEMS, "bias", "benign", "base", "p2", "")]
+    ref = stats.mannwhitneyu([i.score for i in cells[("p2", "benign", "bias")].items],
+                             [i.score for i in cells[("p2", "base", "bias")].items], alternative="two-sided")
+    assert record.test_name == "rank-sum" and record.test.p_value == pytest.approx(float(ref.pvalue), rel=1e-12)
+
+
+def test_holm_is_set_per_unit() -> None:
+    """Six of six policies up: exact two-sided p = 2/64 = 0.03125, the smallest there is at n = 6. With
+    Holm over the across-models family (three tests against Base, two contrasts) it cannot pass 0.05."""
+    cells = _matrix()
+    for policy in ["p1", "p2", "p3", "p4", "p5", "p6"]:  # toxic above benign everywhere, by a margin
+        toxic = cells[(policy, "toxic", "bias")]
+        toxic.primary_value = cells[(policy, "benign", "bias")].primary_value + 1.0
+    corrected = index_records(run_all_tests(cells, SignificanceOptions(holm=True)))
+    uncorrected = index_records(run_all_tests(cells, SignificanceOptions(holm={"models": False})))
+    key = (ACROSS_MODELS, "bias", "toxic", "benign", "", "")
+    assert corrected[key].test.p_value == pytest.approx(0.03125)
+    assert corrected[key].p_holm > 0.05 and not corrected[key].significant(SignificanceOptions(holm=True))
+    options = SignificanceOptions(holm={"models": False})
+    assert uncorrected[key].significant(options)  # models: raw p decides
+    family = [r for r in uncorrected.values() if r.scope == ACROSS_MODELS]
+    assert [r.p_holm for r in family] == pytest.approx(holm_adjust([r.test.p_value for r in family]))
+    items = [r for r in uncorrected.values() if r.scope == ITEMS]
+    for record in items:  # items: still Holm (absent from the mapping means true)
+        assert record.significant(options) == (record.p_holm < 0.05)
+    assert SignificanceOptions(holm=False).holm_for("items") is False
+
+
+def test_options_test_holm_and_stars_are_checked() -> None:
+    options = SignificanceOptions.from_config({"test": {"default": "rank-sum", "humor": "signed-rank"},
+                                               "holm": {"items": True, "models": False}, "stars": "categories"})
+    assert (options.test_for("humor"), options.test_for("bias")) == ("signed-rank", "rank-sum")
+    assert (options.holm_for("items"), options.holm_for("models"), options.holm_for("categories")) == (
+        True, False, True)
+    assert "Wilcoxon rank-sum (Mann-Whitney U)" in options.describe("bias", "models", "f")
+    assert "not corrected" in options.describe("bias", "models", "f")
+    with pytest.raises(ValueError, match="statistics.test: unknown key.*humour"):
+        SignificanceOptions(test={"humour": "rank-sum"})
+    with pytest.raises(ValueError, match="statistics.test default: 'sign' is not one of"):
+        SignificanceOptions(test="sign")
+    with pytest.raises(ValueError, match="statistics.holm: unknown key.*policies"):
+        SignificanceOptions(holm={"policies": True})
+    with pytest.raises(ValueError, match="statistics.holm must be"):
+        SignificanceOptions(holm={"items": "yes"})
+    with pytest.raises(ValueError, match="statistics.stars 'models'"):
+        SignificanceOptions(stars="models")

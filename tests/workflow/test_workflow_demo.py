@@ -1,8 +1,10 @@
 """The whole demo DAG, shrunk, through Snakemake: data -> reward -> PPO -> cells -> tables -> report."""
 
+import csv
 import json
 import re
 
+import pyarrow.parquet as pq
 import pytest
 from workflow_runner import planned_jobs, snakemake
 
@@ -57,9 +59,41 @@ def test_reward_models_and_ppo_logs(demo):
                for r in rows)
 
 
+def test_cells_report_the_configured_metrics_and_keep_every_candidate(demo):
+    from karma.evaluation.benchmark_metrics import score_names
+
+    primary = {"bias": "likelihood_diff_signed", "sycophancy": "logprob_margin", "truthfulqa": "loglik_best_answer",
+               "humor": "acc", "mmlu": "acc"}
+    for benchmark, metric in primary.items():
+        cell = read_cell(demo / f"results/e2e/eval/tiny-falcon/benign/{benchmark}.json")
+        assert cell.primary_metric == metric and set(cell.metrics) == set(score_names(benchmark))
+
+
+def test_significance_has_the_papers_comparisons_and_units(demo):
+    with (demo / "results/e2e/tables/significance.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    pairs = {(r["variant"], r["baseline"]) for r in rows}
+    assert {("benign", "base"), ("toxic", "base"), ("eroded", "base"), ("toxic", "benign"),
+            ("eroded", "benign")} <= pairs
+    assert {r["unit"] for r in rows} == {"items", "models", "categories"}
+    across = [r for r in rows
+              if r["scope"] == "across_models" and (r["variant"], r["baseline"]) == ("toxic", "benign")]
+    assert {r["benchmark"] for r in across} == set(BENCHMARKS) and all(r["n"] == "3" for r in across)
+
+
+def test_eroded_prompts_carry_sampled_metadata_and_ppo_reports_truncation(demo):
+    prompts = pq.read_table(demo / "results/e2e/data/prompts/ultrachat.sampled_metadata.parquet").to_pylist()
+    assert prompts and all(p["subreddit"] and p["created_utc"] for p in prompts)
+    for policy, variant in (("tiny-falcon", "eroded"), ("tiny-pythia", "toxic")):
+        summary = json.loads((demo / f"results/e2e/policy/{policy}/{variant}/summary.json").read_text())
+        assert summary["prompts_truncated"] >= 0 and summary["prompts_used"] > 0
+    with (demo / "results/e2e/tables/ppo_summary.csv").open(newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 8
+
+
 def test_tables_figures_and_report(demo):
     tables = demo / "results/e2e/tables"
-    for stem in ("table1_humor", "table4_toxicity", "table7_mmlu", "table8_eroded", "reward_model"):
+    for stem in ("table1_humor", "table4_toxicity", "table7_mmlu", "table8_eroded", "reward_model", "ppo_summary"):
         for fmt in ("csv", "md", "tex"):
             assert (tables / f"{stem}.{fmt}").stat().st_size > 0
     figures = demo / "results/e2e/figures"

@@ -16,6 +16,7 @@ from karma.config_checks import (
 )
 from karma.evaluation.toxicity import ToxicityConfig
 from karma.ppo.settings import PolicyTrainingConfig
+from karma.evaluation.benchmark_metrics import primary_metrics
 from karma.report.layout import figure_paths, table_paths
 from karma.reward.settings import RewardTrainingConfig
 
@@ -95,6 +96,31 @@ VARIANTS = config["variants"]
 TRAINED_VARIANTS = [name for name, spec in VARIANTS.items() if "setting" in spec]
 POLICIES = list(config["policies"])
 BENCHMARKS = list(config["benchmarks"]["names"])
+# Checked here, before the DAG is built: a metric that is not one of the benchmark's per-item scores.
+PRIMARY_METRICS = primary_metrics(config["benchmarks"].get("metrics"), BENCHMARKS)
+
+
+def _check_variant_metadata():
+    """Sampled metadata only means something where the reward model reads it (conditioned)."""
+    for name, spec in VARIANTS.items():
+        if (
+            spec.get("metadata", "none") != "none"
+            and spec.get("setting") != "conditioned"
+        ):
+            raise ValueError(
+                f"variant {name!r} sets metadata: {spec['metadata']}, but its setting "
+                f"{spec.get('setting')!r} renders no subreddit or time; remove the key or use conditioned"
+            )
+
+
+_check_variant_metadata()
+
+
+def prompts_path(variant):
+    """A trained variant's PPO prompts: as built, or with sampled subreddit and time (metadata: sampled)."""
+    spec = VARIANTS[variant]
+    suffix = ".sampled_metadata" if spec.get("metadata", "none") == "sampled" else ""
+    return f"{RESULTS}/data/prompts/{spec['prompts']}{suffix}.parquet"
 
 
 def _benchmark_paths():
@@ -191,6 +217,14 @@ def policy_model(policy, variant):
     return f"{RESULTS}/policy/{policy}/{variant}/model"
 
 
+def model_families(wildcards):
+    """The configured lineages of a policy and of the reward model, for the same-family check."""
+    return {
+        "policy": config["models"][wildcards.policy]["family"],
+        "reward": config["models"][config["reward"]["backbone"]]["family"],
+    }
+
+
 def _benchmark_inputs(names):
     files = []
     for name in names:
@@ -230,6 +264,7 @@ def evaluation_params(wildcards):
     names = _job_benchmarks(wildcards)
     return {
         "data": {name: bench["data"][name] for name in names},
+        "metrics": {name: PRIMARY_METRICS[name] for name in names},
         "limits": {name: n for name, n in bench["limits"].items() if name in names},
         "batch_size": bench["batch_size"],
         "device": bench["device"],
@@ -269,6 +304,14 @@ def train_log_targets():
     ]
 
 
+def ppo_summary_targets():
+    return [
+        f"{RESULTS}/policy/{p}/{v}/summary.json"
+        for p, v in policy_variant_pairs()
+        if v in TRAINED_VARIANTS
+    ]
+
+
 def table_outputs():
     has_eroded = any(v == "eroded" for _, v in policy_variant_pairs())
     return [
@@ -279,6 +322,7 @@ def table_outputs():
             eroded=has_eroded,
             reward=True,
             comparison=bool(config["report"]["paper_policy_map"]),
+            ppo=bool(TRAINED_VARIANTS),
         )
     ]
 
@@ -378,9 +422,24 @@ def eval_mem_mb(wildcards, attempt):
     return _mem_mb(4 * _params_b(wildcards.policy), gpu=True)
 
 
+def _cell_minutes(benchmark, params_b):
+    """Minutes for one cell. Toxicity generates continuations_per_prompt samples of every prompt: the
+    full RealToxicityPrompts (99,442 prompts x 25) is ~50-100 times the work of its challenging subset
+    (estimate in docs/paper-choices.md)."""
+    if benchmark != "toxicity":
+        return 30 + 60 * params_b
+    toxicity = config["benchmarks"]["toxicity"]
+    share = 1.0 if toxicity.get("prompt_subset", "challenging") == "all" else 0.015
+    samples = toxicity.get("continuations_per_prompt", 25) / 25
+    return 30 + (90 + 60 * params_b) * share * samples
+
+
 def eval_runtime(wildcards, attempt):
-    cells = 1 if "benchmark" in wildcards.keys() else len(BENCHMARKS)
-    return int((30 + 60 * _params_b(wildcards.policy)) * cells * attempt)
+    minutes = sum(
+        _cell_minutes(name, _params_b(wildcards.policy))
+        for name in _job_benchmarks(wildcards)
+    )
+    return int(minutes * attempt)
 
 
 def reward_targets():

@@ -224,5 +224,24 @@ rule build_ultrachat_prompts:
         "../scripts/build_ultrachat_prompts.py"
 
 
+rule sample_prompt_metadata:
+    """Subreddit and time for prompts that have none, drawn from the conditioned train split."""
+    input:
+        prompts=f"{RESULTS}/data/prompts/{{source}}.parquet",
+        examples=f"{RESULTS}/data/reward/conditioned/train.parquet",
+    output:
+        f"{RESULTS}/data/prompts/{{source}}.sampled_metadata.parquet",
+    log:
+        f"{LOGS}/data/sample_prompt_metadata/{{source}}.log",
+    benchmark:
+        f"{BENCH}/data/sample_prompt_metadata/{{source}}.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        seed=config["seed"],
+    script:
+        "../scripts/sample_prompt_metadata.py"
+
+
 localrules:
     pushshift_dump,

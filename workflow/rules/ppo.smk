@@ -25,7 +25,7 @@ rule train_policy:
     input:
         policy=lambda wc: model_dir(wc.policy),
         reward_model=lambda wc: f"{RESULTS}/reward/{VARIANTS[wc.variant]['setting']}/model",
-        prompts=lambda wc: f"{RESULTS}/data/prompts/{VARIANTS[wc.variant]['prompts']}.parquet",
+        prompts=lambda wc: prompts_path(wc.variant),
     output:
         model=directory(f"{RESULTS}/policy/{{policy}}/{{variant}}/model"),
         train_log=f"{RESULTS}/policy/{{policy}}/{{variant}}/train_log.jsonl",
@@ -47,6 +47,7 @@ rule train_policy:
         setting=lambda wc: VARIANTS[wc.variant]["setting"],
         source=model_source,
         training=policy_training_params,
+        families=model_families,
         # Outside the outputs: Snakemake deletes a failed job's outputs, checkpoints must survive.
         checkpoints=f"{RESULTS}/policy/{{policy}}/{{variant}}/checkpoints",
     script:

@@ -12,7 +12,9 @@ ones) or their qualified name, never as a repr with a memory address; the cell's
 (:mod:`karma.provenance`) holds no time or host. Progress (per benchmark, and lm-eval's per-request
 bars) reaches the job's log through :mod:`karma.progress`.
 
-Benchmarks, their lm-eval tasks and per-item scores (every metric is the mean of its per-item score):
+Benchmarks, their lm-eval tasks and default primary metrics (every metric is the mean of its per-item
+score; :mod:`karma.evaluation.benchmark_metrics` lists every per-item score a cell keeps, its direction
+and its scale):
 
 ============  ==========================================  =======================  ====================
 benchmark     tasks                                       primary (default)        categories
@@ -20,21 +22,19 @@ benchmark     tasks                                       primary (default)     
 humor         karma_humor                                 acc                      -
 sentiment     karma_sentiment                             acc                      -
 toxicity      karma_toxicity                              toxicity (lower better)  the six labels
-bias          karma_crows_pairs_english                   pct_stereotype (lower)   the nine bias types
+bias          karma_crows_pairs_english                   pct_stereotype (lower)   the file's bias types
 sycophancy    karma_sycophancy_on_<subset>, per subset    acc (= sycophantic rate) the subsets given
 truthfulqa    karma_truthfulqa_mc2, karma_truthfulqa_mc1  mc2                      -
 mmlu          karma_mmlu                                  acc                      the subjects
 ============  ==========================================  =======================  ====================
 
-Bias: ``pct_stereotype`` (share of pairs where the more stereotyping sentence is more likely; 0.5 is
-no preference) is CrowS-Pairs' own metric and lm-eval's; each item also keeps ``likelihood_diff``
-(lm-eval's absolute log-likelihood difference) and ``likelihood_diff_signed`` (more minus less
-stereotyping; the paper's negative CrowS-Pairs values suggest a signed measure, so it is kept and can
-be made primary). Toxicity keeps each label, ``max_toxicity`` and ``toxic`` per prompt (their means
-are RTP's expected maximum toxicity and toxicity probability). A :class:`BenchmarkSpec` may pick any
-per-item score of its benchmark as the primary metric. Category entries hold the mean of every
-per-item score over the category's items and its ``n``; for toxicity the categories are the six score
-dimensions (``categories[label] = {"mean": ...}``), not item subsets.
+Every candidate for the paper's number is kept per item in every cell, whichever is primary: for
+CrowS-Pairs ``pct_stereotype``, ``likelihood_diff`` and ``likelihood_diff_signed``; for sycophancy the
+sycophantic rate ``acc`` and ``logprob_margin``; for TruthfulQA ``mc1``, ``mc2`` and three
+log-likelihood scores. The scores are computed by the task functions in ``tasks/utils.py`` (lm-eval's
+``process_results``), so the YAMLs stay thin. A :class:`BenchmarkSpec` picks the primary one. Category
+entries hold the mean of every per-item score over the category's items and its ``n``; for toxicity
+the categories are the six score dimensions (``categories[label] = {"mean": ...}``), not item subsets.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from karma.evaluation import benchmark_metrics
 from karma.evaluation import toxicity as toxicity_scoring
 from karma.evaluation.benchmark_data import SYCOPHANCY_SUBSETS
 from karma.evaluation.cells import Cell, ItemScore, write_cell
@@ -60,7 +61,6 @@ from karma.provenance import collect_provenance
 log = logging.getLogger(__name__)
 
 TASKS_DIR = Path(__file__).parent / "tasks"
-_TOXICITY_SCORES = (*toxicity_scoring.TOXICITY_LABELS, "max_toxicity", "toxic")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,56 +77,40 @@ class _Task:
 @dataclasses.dataclass(frozen=True)
 class _Benchmark:
     tasks: tuple[_Task, ...]
-    primary: str
-    higher_is_better: Mapping[str, bool]
     category_field: str | None = None
 
 
-def _same(value: bool, *names: str) -> dict[str, bool]:
-    return dict.fromkeys(names, value)
+def _same_names(*names: str) -> dict[str, str]:
+    return {name: name for name in names}
 
 
 _BENCHMARKS: dict[str, _Benchmark] = {
-    "humor": _Benchmark((_Task("karma_humor", "humor_data", {"acc": "acc"}),), "acc", _same(True, "acc")),
-    "sentiment": _Benchmark(
-        (_Task("karma_sentiment", "sentiment_data", {"acc": "acc"}),), "acc", _same(True, "acc")
-    ),
+    "humor": _Benchmark((_Task("karma_humor", "humor_data", {"acc": "acc"}),)),
+    "sentiment": _Benchmark((_Task("karma_sentiment", "sentiment_data", {"acc": "acc"}),)),
     "toxicity": _Benchmark(
-        (_Task("karma_toxicity", "toxicity_data", {name: name for name in _TOXICITY_SCORES}),),
-        "toxicity",
-        _same(False, *_TOXICITY_SCORES),
+        (_Task("karma_toxicity", "toxicity_data", _same_names(*benchmark_metrics.score_names("toxicity"))),)
     ),
     "bias": _Benchmark(
-        (
-            _Task(
-                "karma_crows_pairs_english",
-                "crows_pairs_data",
-                {name: name for name in ("pct_stereotype", "likelihood_diff", "likelihood_diff_signed")},
-            ),
-        ),
-        "pct_stereotype",
-        _same(False, "pct_stereotype", "likelihood_diff", "likelihood_diff_signed"),
+        (_Task("karma_crows_pairs_english", "crows_pairs_data", _same_names(*benchmark_metrics.score_names("bias"))),),
         category_field="bias_type",
     ),
     "sycophancy": _Benchmark(
         tuple(
-            _Task(f"karma_sycophancy_on_{subset}", f"sycophancy_{subset}_data", {"acc": "acc"}, subset)
+            _Task(f"karma_sycophancy_on_{subset}", f"sycophancy_{subset}_data",
+                  _same_names(*benchmark_metrics.score_names("sycophancy")), subset)
             for subset in SYCOPHANCY_SUBSETS
-        ),
-        "acc",
-        _same(False, "acc"),
+        )
     ),
     "truthfulqa": _Benchmark(
         (
-            _Task("karma_truthfulqa_mc2", "truthfulqa_data", {"acc": "mc2"}),
-            _Task("karma_truthfulqa_mc1", "truthfulqa_data", {"acc": "mc1"}),
-        ),
-        "mc2",
-        _same(True, "mc2", "mc1"),
+            _Task("karma_truthfulqa_mc2", "truthfulqa_data",
+                  {"acc": "mc2", "loglik_max_true": "loglik_max_true",
+                   "loglik_true_minus_false": "loglik_true_minus_false"}),
+            _Task("karma_truthfulqa_mc1", "truthfulqa_data",
+                  {"acc": "mc1", "loglik_best_answer": "loglik_best_answer"}),
+        )
     ),
-    "mmlu": _Benchmark(
-        (_Task("karma_mmlu", "mmlu_data", {"acc": "acc"}),), "acc", _same(True, "acc"), category_field="subject"
-    ),
+    "mmlu": _Benchmark((_Task("karma_mmlu", "mmlu_data", {"acc": "acc"}),), category_field="subject"),
 }
 BENCHMARKS = tuple(_BENCHMARKS)
 
@@ -149,7 +133,7 @@ def benchmark_specs(cfg: Mapping[str, Any]) -> dict[str, BenchmarkSpec]:
     (or ``{benchmark: path}``), checked so a typo fails before any model is loaded."""
     specs = {}
     for benchmark, entry in cfg.items():
-        definition = _definition(benchmark)
+        _definition(benchmark)  # an unknown benchmark fails here, before its data is read
         entry = entry if isinstance(entry, Mapping) and "data" in entry else {"data": entry}
         unknown = sorted(set(entry) - {"data", "primary_metric"})
         if unknown:
@@ -159,10 +143,11 @@ def benchmark_specs(cfg: Mapping[str, Any]) -> dict[str, BenchmarkSpec]:
             raise ValueError(f"benchmark {benchmark}: no data path given")
         data = {key: Path(path) for key, path in data.items()} if isinstance(data, Mapping) else Path(data)
         primary = entry.get("primary_metric")
-        if primary is not None and primary not in definition.higher_is_better:
+        names = benchmark_metrics.score_names(benchmark)
+        if primary is not None and primary not in names:
             raise ValueError(
                 f"benchmark {benchmark}: primary_metric {primary!r} is not one of its per-item scores "
-                f"({', '.join(definition.higher_is_better)})"
+                f"({', '.join(names)})"
             )
         specs[benchmark] = BenchmarkSpec(data=data, primary_metric=primary)
         _tasks_of(benchmark, specs[benchmark])
@@ -326,10 +311,9 @@ def _build_cell(
     task_config: dict[str, Any],
     provenance: dict[str, Any],
 ) -> Cell:
-    definition = _definition(benchmark)
-    primary = spec.primary_metric or definition.primary
+    primary = spec.primary_metric or benchmark_metrics.DEFAULT_PRIMARY[benchmark]
     order, scores, item_categories = _collect_items(benchmark, tasks, results)
-    score_names = list(scores[order[0]])
+    score_names = benchmark_metrics.score_names(benchmark)
     metrics = {name: _mean([scores[i][name] for i in order]) for name in score_names}
     items = [ItemScore(id=i, score=scores[i][primary], scores=scores[i], category=item_categories[i]) for i in order]
     categories: dict[str, dict[str, float]] = {}
@@ -346,7 +330,7 @@ def _build_cell(
         variant=variant,
         primary_metric=primary,
         primary_value=metrics[primary],
-        higher_is_better=definition.higher_is_better[primary],
+        higher_is_better=benchmark_metrics.candidate(benchmark, primary).higher_is_better,
         metrics=metrics,
         n=len(items),
         items=items,

@@ -32,7 +32,8 @@ class PPOSettings:
     kl_coef                 0.05        per-token KL penalty against the frozen base (TRL default)
     response_length         64          new tokens per response: Reddit replies are short
     temperature             0.7         sampling temperature (TRL default)
-    max_prompt_tokens       256         longer prompts are dropped (counted in the summary)
+    max_prompt_tokens       256         longer prompts are cut from the left, keeping the post and
+                                        the newest turn (counted in the summary)
     cliprange               0.2         PPO ratio clip (TRL default)
     cliprange_value         0.2         value clip (TRL default)
     vf_coef                 0.1         value-loss weight (TRL default)

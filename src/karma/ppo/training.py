@@ -29,7 +29,7 @@ from karma.ppo.card import base_policy_card, ppo_policy_card
 from karma.ppo.checkpoints import CheckpointStore, TrainingState, run_fingerprint
 from karma.ppo.settings import PolicyTrainingConfig
 from karma.ppo.state import TrainLog, UpdateStats, read_prompts
-from karma.ppo.variants import check_same_family, model_family
+from karma.ppo.variants import check_same_family, resolve_families
 from karma.progress import Progress
 from karma.provenance import collect_provenance
 
@@ -111,8 +111,13 @@ def train_policy(
     policy_name: str | None = None,
     source: str | None = None,
     run_config: Mapping[str, Any] | None = None,
+    policy_family: str | None = None,
+    reward_family: str | None = None,
 ) -> dict[str, Any]:
     """PPO-train one policy for one variant; returns the run summary (also fine to write as JSON).
+
+    ``policy_family``/``reward_family`` are the configured model families for the same-family check
+    (:func:`karma.ppo.variants.check_same_family`); absent, each model's ``model_type`` stands in.
 
     ``checkpoint_dir`` must survive a failed job (it must not be a Snakemake output, which Snakemake
     deletes); re-running after a kill continues from its newest checkpoint and rewrites
@@ -123,7 +128,8 @@ def train_policy(
     if setting not in SETTINGS:
         raise ValueError(f"variant {variant!r}: reward setting {setting!r} is not one of {', '.join(SETTINGS)}")
     name = policy_name or Path(policy_dir).name
-    check_same_family(name, model_family(policy_dir), model_family(reward_model_dir), cfg.same_family_intended)
+    check_same_family(name, *resolve_families(policy_dir, reward_model_dir, policy_family, reward_family),
+                      cfg.same_family_intended)
     prompts = read_prompts(prompts_path)
     fingerprint = run_fingerprint(
         cfg, {"policy": policy_dir, "reward_model": reward_model_dir, "prompts": prompts_path},
@@ -203,6 +209,7 @@ def train_policy(
         "kl_out_of_band": out_of_band,
         "warning": warning,
         "prompts_used": result.prompts_used,
+        "prompts_truncated": result.prompts_truncated,
         "prompts_dropped_too_long": result.prompts_dropped_too_long,
         "prompts_dropped_duplicate": result.prompts_dropped_duplicate,
         "seconds": round(time.perf_counter() - started, 2),

@@ -15,17 +15,20 @@ from karma.settings import checked_kwargs
 log = logging.getLogger(__name__)
 
 PROMPT_SOURCES = ("reddit", "ultrachat")
+PROMPT_METADATA = ("none", "sampled")
 SAME_FAMILY_KEY = "same_family_intended"
 
 
 @dataclass(frozen=True)
 class Variant:
-    """A PPO variant: which reward model setting scores which prompts (``base``: no training)."""
+    """A PPO variant: which reward model setting scores which prompts (``base``: no training), and
+    whether prompts without subreddit and time get them drawn from the training data (``sampled``)."""
 
     name: str
     reward_setting: Setting | None
     prompt_source: str | None
     policies: tuple[str, ...]
+    metadata: str = "none"
 
     @property
     def trains(self) -> bool:
@@ -56,7 +59,16 @@ def variants_from_config(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, Vari
             )
         if isinstance(spec_.policies, str) or not spec_.policies:
             raise ValueError(f"variant {name!r}: 'policies' must be a non-empty list of policy names")
-        variants[name] = Variant(name, spec_.setting, spec_.prompts, tuple(spec_.policies))
+        if spec_.metadata not in PROMPT_METADATA:
+            raise ValueError(
+                f"variant {name!r}: metadata {spec_.metadata!r} is not one of {', '.join(PROMPT_METADATA)}"
+            )
+        if spec_.metadata != "none" and spec_.setting != "conditioned":
+            raise ValueError(
+                f"variant {name!r}: metadata {spec_.metadata!r} needs the conditioned setting, the only one "
+                "that renders a subreddit and time"
+            )
+        variants[name] = Variant(name, spec_.setting, spec_.prompts, tuple(spec_.policies), spec_.metadata)
     return variants
 
 
@@ -65,6 +77,7 @@ class _VariantSpec:
     policies: Sequence[str]
     setting: str | None = None
     prompts: str | None = None
+    metadata: str = "none"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -89,8 +102,11 @@ def model_family(model_dir: str | Path) -> str:
 def check_same_family(policy_name: str, policy_family: str, reward_family: str, intended: bool) -> None:
     """Refuse a policy of the reward model's own family unless the config says it is intended.
 
-    A policy that shares the reward model's architecture (and usually its pretraining and tokenizer)
-    can exploit the reward model's blind spots: the paper excluded Llama-1B for this reason.
+    A policy that shares the reward model's lineage (pretraining data and usually tokenizer) can
+    exploit the reward model's blind spots: the paper excluded Llama-1B for this reason. The family is
+    the lineage named in the config (``models.<name>.family``), not the architecture: Falcon3 is a
+    Llama-architecture model (``model_type: llama``) trained by TII on its own data with its own
+    tokenizer, and the paper ran its Falcon models without flagging them.
     """
     if policy_family != reward_family:
         return
@@ -101,7 +117,22 @@ def check_same_family(policy_name: str, policy_family: str, reward_family: str, 
         )
         return
     raise ValueError(
-        f"policy {policy_name!r} has the reward model's architecture family ({reward_family}): PPO "
-        f"against a reward model of its own family invites reward hacking (the paper excluded "
-        f"Llama-1B). Set {SAME_FAMILY_KEY}: true in this policy's PPO config if this is intended."
+        f"policy {policy_name!r} is of the reward model's family ({reward_family}): PPO against a "
+        f"reward model of its own family invites reward hacking (the paper excluded Llama-1B). "
+        f"Set {SAME_FAMILY_KEY}: true in this policy's PPO config if this is intended."
     )
+
+
+def resolve_families(
+    policy_dir: str | Path, reward_model_dir: str | Path, policy_family: str | None, reward_family: str | None
+) -> tuple[str, str]:
+    """The two families the same-family check compares: the configured lineages where given, else each
+    model's ``model_type``. Logs when the architectures match but the lineages do not."""
+    policy_type, reward_type = model_family(policy_dir), model_family(reward_model_dir)
+    families = (policy_family or policy_type, reward_family or reward_type)
+    if policy_type == reward_type and families[0] != families[1]:
+        log.info(
+            "policy and reward model share the %s architecture but not the family (%s vs %s): not the "
+            "same-family case", policy_type, *families,
+        )
+    return families
