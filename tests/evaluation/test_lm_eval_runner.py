@@ -41,8 +41,11 @@ from karma.evaluation.lm_eval_runner import (  # noqa: E402
 )
 
 REAL = SHARED_DATA
-LIMITS = {"humor": 6, "sentiment": 6, "toxicity": 4, "bias": None, "truthfulqa": 5, "mmlu": 12, "sycophancy": 4}
+# A limit caps each of a benchmark's tasks: per sycophancy subset, per MMLU subject (six in the fixtures).
+LIMITS = {"humor": 6, "sentiment": 6, "toxicity": 4, "bias": None, "truthfulqa": 5, "mmlu": 2, "sycophancy": 4}
 EXPECTED_N = {"humor": 6, "sentiment": 6, "toxicity": 4, "bias": 36, "truthfulqa": 5, "mmlu": 12, "sycophancy": 12}
+MMLU_FIXTURE_SUBJECTS = {"abstract_algebra", "astronomy", "college_mathematics", "elementary_mathematics",
+                         "high_school_computer_science", "high_school_geography"}
 TOXICITY = {"scorer": "lexicon", "continuations_per_prompt": 3, "prompt_subset": "all", "max_new_tokens": 8}
 
 
@@ -129,8 +132,7 @@ def test_primary_metrics_and_directions(cells: dict[str, Path]) -> None:
 
 def test_tasks_cover_exactly_the_registered_candidates() -> None:
     for benchmark in BENCHMARKS:
-        tasks = lm_eval_runner._definition(benchmark).tasks
-        assert {name for task in tasks for name in task.scores.values()} == set(
+        assert lm_eval_runner._definition(benchmark).score_names() == set(
             benchmark_metrics.score_names(benchmark)), benchmark
 
 
@@ -142,8 +144,9 @@ def test_categories(cells: dict[str, Path]) -> None:
         assert values["n"] == len(members) == 4
         assert values["pct_stereotype"] == pytest.approx(_mean([m.scores["pct_stereotype"] for m in members]))
     mmlu = read_cell(cells["mmlu"])
-    assert {item.category for item in mmlu.items} == {"abstract_algebra", "astronomy"}
-    assert mmlu.items[0].id == "abstract_algebra:0"
+    assert {item.category for item in mmlu.items} == MMLU_FIXTURE_SUBJECTS  # one built-in task per subject
+    assert [item.id for item in mmlu.items[:3]] == ["abstract_algebra:0", "abstract_algebra:1", "astronomy:0"]
+    assert {name: v["n"] for name, v in mmlu.categories.items()} == dict.fromkeys(MMLU_FIXTURE_SUBJECTS, 2.0)
     sycophancy = read_cell(cells["sycophancy"])
     assert {name: v["n"] for name, v in sycophancy.categories.items()} == {
         "nlp_survey": 4.0, "philpapers2020": 4.0, "political_typology_quiz": 4.0}
@@ -230,8 +233,8 @@ def test_two_evaluations_write_byte_identical_cells(model_dir: Path, fixtures: d
     cell = read_cell(tmp_path / "first" / "truthfulqa.json")
     assert cell.provenance["config"] == {"run": "unit", "benchmarks": {"limits": LIMITS}}
     assert cell.provenance["packages"]["lm-eval"] == "0.4.13" and "commit" in cell.provenance["git"]
-    doc_to_target = cell.task_config["lm_eval_tasks"]["karma_truthfulqa_mc1"]["fewshot_config"]["doc_to_target"]
-    assert doc_to_target.startswith("def truthfulqa_mc1_target(")
+    process_results = cell.task_config["lm_eval_tasks"]["truthfulqa_mc1"]["process_results"]
+    assert process_results.startswith("def truthfulqa_mc1_results(")  # a function recorded by its source
     log = (tmp_path / "first.log").read_text()
     assert "tiny-neox/base cells: 100.0% (7 of 7 benchmarks)" in log
     assert re.search(r"Running loglikelihood requests: \d+\.\d% \(\d+ of \d+ it\), .* ETA", log)
@@ -261,7 +264,9 @@ def test_primary_metric_override(model_dir: Path, fixtures: dict, tmp_path: Path
 def test_real_mmlu_files_through_the_runner(model_dir: Path, fixtures: dict, tmp_path: Path) -> None:
     paths = _run(model_dir, fixtures, tmp_path, {"mmlu": REAL / "mmlu" / "test"}, limits={"mmlu": 3})
     mmlu = read_cell(paths["mmlu"])
-    assert mmlu.n == 3 and [item.id for item in mmlu.items] == [f"abstract_algebra:{i}" for i in range(3)]
+    assert mmlu.n == 3 * 57 and len(mmlu.categories) == 57  # lm-eval's 57 subject tasks, 3 items each
+    assert [item.id for item in mmlu.items[:4]] == ["abstract_algebra:0", "abstract_algebra:1",
+                                                    "abstract_algebra:2", "anatomy:0"]
 
 
 def test_tasks_run_standalone_by_name(model_dir: Path, fixtures: dict, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -281,12 +286,50 @@ def test_tasks_run_standalone_by_name(model_dir: Path, fixtures: dict, monkeypat
     assert 0.0 <= results["results"]["karma_toxicity"]["toxicity,continuations"] <= 1.0
 
 
-def test_limited_task_index_is_fast_and_holds_only_karma_tasks() -> None:
+OWN_TASKS = {"karma_humor", "karma_sentiment", "karma_toxicity", "karma_sycophancy_on_philpapers2020"}
+GROUPS = {"karma_bias", "karma_truthfulqa", "karma_sycophancy", "karma_mmlu"}
+
+
+def test_limited_task_index_is_fast_and_holds_karma_and_the_reused_builtins() -> None:
     started = time.perf_counter()
     manager = make_task_manager()
-    assert time.perf_counter() - started < 2.0
-    assert set(manager.all_subtasks) == {p.stem for p in TASKS_DIR.glob("*.yaml")}
-    assert len(manager.all_subtasks) == 10
+    assert time.perf_counter() - started < 3.0  # lm-eval's full index takes ~15 s
+    own = {p.stem for p in TASKS_DIR.glob("*.yaml")}
+    assert own == OWN_TASKS | GROUPS
+    assert OWN_TASKS <= set(manager.all_subtasks) and GROUPS <= set(manager.all_groups)
+    builtin = set(manager.all_subtasks) - OWN_TASKS
+    assert {"crows_pairs_english", "truthfulqa_mc1", "truthfulqa_mc2", "sycophancy_on_nlp_survey",
+            "sycophancy_on_political_typology_quiz", "mmlu_anatomy"} <= builtin
+    assert all(name.startswith(("crows_pairs_", "truthfulqa_", "sycophancy_on_", "mmlu_")) for name in builtin)
+    assert "hellaswag" not in manager.all_tasks
+
+
+def test_karma_mmlu_lists_every_builtin_subject_task() -> None:
+    """The group's members are exactly lm-eval's default mmlu_<subject> tasks, each told its subject."""
+    import lm_eval.tasks
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    builtin = Path(lm_eval.tasks.__file__).parent / "mmlu" / "default"
+    subjects = sorted(p.stem.removeprefix("mmlu_") for p in builtin.glob("mmlu_*.yaml"))
+    members = load_yaml(TASKS_DIR / "karma_mmlu.yaml", resolve_func=False)["task"]
+    assert len(subjects) == 57
+    assert members == [{"task": f"mmlu_{s}", "dataset_kwargs": {"subject": s}} for s in subjects]
+
+
+def test_groups_run_standalone_by_name(model_dir: Path, fixtures: dict) -> None:
+    """A group as lm_eval --include_path uses it: built-in tasks with karma's data and per-item scores."""
+    from lm_eval.evaluator import simple_evaluate
+
+    metadata = {"crows_pairs_data": str(fixtures["bias"])} | {
+        f"sycophancy_{subset}_data": str(path) for subset, path in fixtures["sycophancy"].items()}
+    results = simple_evaluate(model="hf", model_args={"pretrained": str(model_dir)}, device="cpu", batch_size=8,
+                              tasks=["karma_bias", "karma_sycophancy"], task_manager=make_task_manager(metadata),
+                              limit=3, bootstrap_iters=0, log_samples=True)
+    assert set(results["samples"]) == {"crows_pairs_english", "sycophancy_on_nlp_survey",
+                                       "karma_sycophancy_on_philpapers2020", "sycophancy_on_political_typology_quiz"}
+    assert "likelihood_diff_signed,none" in results["results"]["crows_pairs_english"]
+    assert "logprob_margin,none" in results["results"]["karma_sycophancy"]  # the group's aggregate
+    assert results["samples"]["crows_pairs_english"][0]["doc"]["item_id"] == "0"
 
 
 def test_bad_arguments_fail_before_the_model_is_loaded(fixtures: dict, tmp_path: Path) -> None:
