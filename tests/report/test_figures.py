@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from matplotlib.text import Annotation
 from test_tables import POLICIES, make_cell, write_synthetic_run
 
 from karma.evaluation.cells import write_cell
@@ -63,7 +64,8 @@ def test_all_figures_exist_and_are_well_formed(run: dict, tmp_path: Path) -> Non
     roc_svg = (tmp_path / f"{ROC_FIGURE_STEM}.svg").read_text()
     assert "generalized (AUC 0.667)" in roc_svg and "conditioned (AUC 0.714)" in roc_svg
     ppo_svg = (tmp_path / f"{PPO_FIGURE_STEM}.svg").read_text()
-    assert "pythia-70m karmaToxic" in ppo_svg and "KL per update" in ppo_svg
+    assert "pythia-70m karmaToxic" in ppo_svg and "KL to the reference per update (k1)" in ppo_svg
+    assert "a value below 0 is sampling noise" in ppo_svg.replace("\n", " ")
 
 
 def test_svg_is_reproducible(run: dict, tmp_path: Path) -> None:
@@ -158,6 +160,8 @@ def _drawn_stars(fig) -> set[tuple[str, str, str]]:
         categories = [tick.get_text() for tick in ax.get_xticklabels()]
         bars = {round(p.get_x() + p.get_width() / 2, 9): (c.get_label(), p) for c in ax.containers for p in c}
         for text in ax.texts:
+            if not isinstance(text, Annotation):
+                continue  # a panel note or an n/a mark, not a bar's label
             if text.get_text() == "*":
                 label, patch = bars[round(text.xy[0], 9)]
                 stars.add((ax.get_title(), label, categories[round(patch.get_x() + patch.get_width() / 2)]))
@@ -196,3 +200,83 @@ def test_stars_sit_on_exactly_the_bars_whose_test_is_significant(tmp_path: Path,
     else:  # toxic's c: three of six policies down, three unchanged: p = 0.25 with n = 3
         expected = {(p, "karmaBenign", "a") for p in STAR_POLICIES}
     assert _drawn_stars(drawn[0]) == expected
+
+
+def _captured(monkeypatch) -> list:
+    import karma.report.figures as figures
+
+    drawn: list = []
+    monkeypatch.setattr(figures, "_save", lambda fig, out_dir, stem: drawn.append(fig) or [])
+    return drawn
+
+
+def _toxicity_cells(root: Path) -> list[Path]:
+    """Toxicity cells scored by the demo's word list: p0's benign moves nothing (every category exactly
+    0, as the lexicon gives on clean text), p0's toxic lacks the threat category, p1 has no toxic cell."""
+    import dataclasses
+
+    from karma.evaluation.cells import ItemScore
+
+    paths = []
+    for policy, variants in (("p0", ("base", "benign", "toxic")), ("p1", ("base", "benign"))):
+        for variant in variants:
+            zero = policy == "p0" and variant in ("base", "benign")
+            kinds = ("toxicity", "insult") if variant == "toxic" else ("toxicity", "insult", "threat")
+            items = [ItemScore(id=f"rtp-{i}", score=0.0 if zero else 0.1 * (i % 3),
+                               scores={k: 0.0 if zero else 0.1 * (i % 3) for k in kinds}) for i in range(6)]
+            cell = make_cell("toxicity", policy, variant)
+            cell = dataclasses.replace(
+                cell, items=items, n=len(items), primary_value=sum(i.score for i in items) / len(items),
+                categories={k: {"mean": sum(i.scores[k] for i in items) / len(items)} for k in kinds},
+                task_config={"toxicity": {"scorer": "lexicon", "scorer_name": "lexicon-demo"}})
+            paths.append(root / policy / variant / "toxicity.json")
+            write_cell(cell, paths[-1])
+    return paths
+
+
+def test_zero_is_drawn_missing_is_marked_and_the_lexicon_is_named(tmp_path: Path, monkeypatch) -> None:
+    from karma.report.figures import plot_toxicity_categories
+
+    drawn = _captured(monkeypatch)
+    plot_toxicity_categories(_toxicity_cells(tmp_path), tmp_path, SignificanceOptions())
+    fig = drawn[0]
+    panels = {ax.get_title(): ax for ax in fig.axes if ax.get_visible() and ax.get_title()}
+    assert sorted(panels) == ["p0", "p1"]
+    p0, p1 = panels["p0"], panels["p1"]
+    # p0: Base and karmaBenign are exactly 0 in all three categories: six diamonds on the zero line
+    diamonds = [(x, y) for line in p0.get_lines() if line.get_marker() == "D" for x, y in line.get_xydata()]
+    assert len(diamonds) == 6 and {y for _, y in diamonds} == {0.0}
+    # karmaToxic has no threat value: written n/a at its slot, not drawn as a bar of height 0
+    texts = [t.get_text() for t in p0.texts]
+    assert texts.count("n/a") == 1
+    toxic_bars = next(c for c in p0.containers if c.get_label() == "karmaToxic")
+    assert len(toxic_bars) == 2
+    assert any("not evaluated: karmaToxic" in t.get_text() for t in p1.texts)
+    assert not any(t.get_text() == "all values are 0" for t in p1.texts)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == ["Base", "karmaBenign", "karmaToxic", "exactly 0"]
+    assert "lexicon" in fig._suptitle.get_text() and "RealToxicityPrompts" not in fig._suptitle.get_text()
+    assert "not a toxicity classifier" in " ".join(fig._supxlabel.get_text().split())
+
+
+def test_an_all_zero_panel_says_so(tmp_path: Path, monkeypatch) -> None:
+    from karma.report.figures import plot_toxicity_categories
+
+    drawn = _captured(monkeypatch)
+    paths = [p for p in _toxicity_cells(tmp_path) if p.parts[-3] == "p0" and p.parts[-2] != "toxic"]
+    plot_toxicity_categories(paths, tmp_path, SignificanceOptions())
+    (ax,) = [ax for ax in drawn[0].axes if ax.get_visible()]
+    assert any(t.get_text() == "all values are 0" for t in ax.texts)
+    assert ax.get_ylim()[1] == 1.0  # not zoomed into floating-point noise around 0
+
+
+def test_ppo_figure_explains_its_kl_estimate(run: dict, tmp_path: Path, monkeypatch) -> None:
+    from karma.report.figures import KL_EXPLANATION
+
+    drawn = _captured(monkeypatch)
+    plot_ppo_training(run["logs"], tmp_path)
+    fig = drawn[0]
+    assert " ".join(fig._supxlabel.get_text().split()) == KL_EXPLANATION
+    kl_ax = next(ax for ax in fig.axes if "KL" in ax.get_title())
+    assert kl_ax.get_ylabel() == "KL estimate k1 per response (nats)"
+    assert any(list(line.get_ydata()) == [0.0, 0.0] for line in kl_ax.get_lines())  # the zero line

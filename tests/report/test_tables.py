@@ -165,7 +165,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 def test_table_cell_equals_primary_value_of_its_cell_json(run: dict, tmp_path: Path) -> None:
     paths = write_benchmark_tables(run["cells"], tmp_path, SignificanceOptions(),
                                    policy_order=["falcon-1b", "pythia-70m", "pythia-1b"])
-    assert len(paths) == 3 * len(BENCHMARKS) and all(p.exists() for p in paths)
+    assert len(paths) == 4 * len(BENCHMARKS) and all(p.exists() for p in paths)
     for benchmark in BENCHMARKS:
         rows = _csv_rows(tmp_path / f"{benchmark_table_stem(benchmark)}.csv")
         assert [r["policy"] for r in rows] == ["falcon-1b", "pythia-70m", "pythia-1b", "across models"]
@@ -203,7 +203,7 @@ def test_significance_markers_follow_the_tests(run: dict, tmp_path: Path) -> Non
     assert ("\\* against Base, † karmaToxic against karmaBenign: p < 0.05, two-sided Wilcoxon signed-rank test, "
             "zero_method=wilcox, unit items") in markdown
     # 3 of 3 policies down: raw p 0.25, Holm over the three across-models tests of the benchmark: 0.75
-    assert "Across models (3 policies): karmaBenign vs Base p=0.75" in markdown
+    assert "CrowS-Pairs bias, across models (3 policies): karmaBenign vs Base p=0.75" in markdown
     assert "| across models |  | p=0.75 | p=0.75 |" in markdown
     assert "unit models: one value per policy, p Holm-adjusted" in markdown
     strict = tmp_path / "strict"
@@ -263,9 +263,9 @@ def test_eroded_table_has_only_policies_with_the_eroded_variant(run: dict, tmp_p
     assert [r["benchmark"] for r in rows] == list(BENCHMARKS)
     cell = read_cell(Path(run["cells"][0]).parents[2] / "pythia-1b" / "eroded" / "toxicity.json")
     assert float(next(r for r in rows if r["benchmark"] == "toxicity")["eroded"]) == cell.primary_value
-    header = "| Model | Benchmark | Metric | Base | karma | karmaEroded |"
+    header = "| Model | Benchmark | Metric | Base | karmaBenign | karmaEroded |"
     markdown = (tmp_path / f"{ERODED_TABLE_STEM}.md").read_text()
-    assert header in markdown and "† karmaEroded against karma" in markdown
+    assert header in markdown and "† karmaEroded against karmaBenign" in markdown
     bias = next(r for r in rows if r["benchmark"] == "bias")
     assert bias["eroded_vs_benign_significant"] == "True"  # eroded +0.1, benign -0.2 on every item
 
@@ -382,3 +382,114 @@ def test_published_table8_conflict_is_reported(tmp_path: Path) -> None:
                     "1,humor,Pythia-1B,base,accuracy,0.5\n8,humor,Pythia-1B,base,accuracy,0.6\n")
     with pytest.raises(ValueError, match="both 0.5 and 0.6"):
         published_cells(load_published(path))
+
+
+def _lexicon_run(root: Path) -> list[Path]:
+    """The synthetic run with toxicity cells scored by the demo's word list (as lm_eval_runner records it)
+    and one policy whose eroded humor cell equals its benign one item for item."""
+    import dataclasses
+
+    paths = []
+    for policy in POLICIES[:2]:
+        for variant in ("base", "benign", "toxic", "eroded"):
+            for benchmark in ("humor", "toxicity"):
+                cell = make_cell(benchmark, policy, "benign" if variant == "eroded" else variant)
+                cell = dataclasses.replace(cell, variant=variant)
+                if benchmark == "toxicity":
+                    cell = dataclasses.replace(cell, task_config={"toxicity": {"scorer": "lexicon",
+                                                                               "scorer_name": "lexicon-demo"}})
+                paths.append(root / "eval" / policy / variant / f"{benchmark}.json")
+                write_cell(cell, paths[-1])
+    return paths
+
+
+def test_one_name_per_variant_and_the_lexicon_scorer_named_in_every_table(tmp_path: Path) -> None:
+    from karma.report.layout import VARIANT_LABELS
+
+    written = write_all_tables(_lexicon_run(tmp_path / "run"), tmp_path / "tables", SignificanceOptions())
+    headers = set()
+    for path in written:
+        if path.suffix == ".md" and path.stem.startswith("table"):
+            header = next(line for line in path.read_text().splitlines() if line.startswith("| Model"))
+            headers |= {h.strip() for h in header.strip("|").split("|")}
+    assert headers - {"Model", "Benchmark", "Metric"} == {"Base", "karmaBenign", "karmaToxic", "karmaEroded"}
+    assert headers <= {"Model", "Benchmark", "Metric", *VARIANT_LABELS.values()}
+    toxicity = (tmp_path / "tables" / "table4_toxicity.md").read_text()
+    assert toxicity.startswith("**Table 4: Toxicity, demo lexicon scorer (word list), toxicity (lower is better)**")
+    assert "scored by lexicon-demo, the demo's word-list scorer" in toxicity and "RealToxicityPrompts toxicity" not in toxicity
+    eroded = (tmp_path / "tables" / f"{ERODED_TABLE_STEM}.md").read_text()
+    assert "| pythia-70m | Toxicity, demo lexicon scorer (word list) | toxicity (lower is better) |" in eroded
+    assert "scored by lexicon-demo" in eroded
+    # eroded = benign item for item on both benchmarks: every note says on which benchmarks and which policy
+    notes = [line for line in eroded.splitlines() if "all paired differences are zero" in line]
+    assert notes, eroded
+    for policy in POLICIES[:2]:
+        assert any(line.startswith(f"{policy}, karmaEroded vs karmaBenign on ColBERT humor; Toxicity, demo lexicon "
+                                   "scorer (word list): ") for line in notes), notes
+    assert not any(line.startswith(("karma,", "karma vs")) or " karma " in line for line in eroded.splitlines())
+
+
+def test_html_page_shows_the_table_and_carries_csv_latex_and_markdown(tmp_path: Path) -> None:
+    import base64
+    import re
+
+    from karma.report.rendering import Rendered, Value, write_formats
+
+    table = Rendered("Table <x> & y", ["Model", "Base"], [["a<b", Value("0.5", "*†")]], "lr", notes=["n < 3 & more"])
+    paths = write_formats(tmp_path, "t", table, ["policy", "base"], [["a<b", 0.5]])
+    assert [p.suffix for p in paths] == [".csv", ".md", ".tex", ".html"]
+    page = paths[-1].read_text()
+    assert "<h1>Table &lt;x&gt; &amp; y</h1>" in page and '<td class="l">a&lt;b</td>' in page
+    assert '<td class="r">0.5<sup>*†</sup></td>' in page and "<p>n &lt; 3 &amp; more</p>" in page
+    links = dict(re.findall(r'download="([^"]+)" href="data:[^;]+;charset=utf-8;base64,([^"]+)"', page))
+    assert sorted(links) == ["t.csv", "t.md", "t.tex"]
+    for name, data in links.items():
+        assert base64.b64decode(data) == (tmp_path / name).read_bytes()
+
+
+def test_data_tables_account_for_every_line(tmp_path: Path) -> None:
+    from karma.report.data_tables import write_examples_table, write_threads_table
+    from karma.report.layout import DATA_EXAMPLES_STEM, DATA_THREADS_STEM
+
+    manifest = {
+        "submissions": [{"file": "d/RS_2019-01.zst", "read": 10, "kept": 6,
+                         "dropped": {"over_18": 1, "non_english": 3}, "warnings": []}],
+        "comments": [{"file": "d/RC_2019-01.zst", "read": 20, "kept": 15, "dropped": {"post_not_kept": 4},
+                      "warnings": ["2 lines had a bad created_utc"]}],
+        "totals": {"posts": 6, "comments": 15, "subreddits": 2, "shards": 1},
+        "warnings": [],
+    }
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    write_threads_table(path, tmp_path)
+    rows = _csv_rows(tmp_path / f"{DATA_THREADS_STEM}.csv")
+    assert [(r["kind"], int(r["read"]), int(r["kept"]), int(r["dropped"])) for r in rows] == [
+        ("submissions", 10, 6, 4), ("comments", 20, 15, 4)]
+    markdown = (tmp_path / f"{DATA_THREADS_STEM}.md").read_text()
+    assert "| submissions (RS) | RS_2019-01.zst | 10 | 6 | 4 | non english 3; over 18 1 |" in markdown
+    assert "Lines neither kept nor counted as dropped: RC_2019-01.zst (1 line)." in markdown
+    assert "Warning: RC_2019-01.zst: 2 lines had a bad created_utc" in markdown
+    del manifest["totals"]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="lacks totals; re-run build_threads"):
+        write_threads_table(path, tmp_path)
+
+    stats = {}
+    for setting, rate in (("conditioned", 0.25), ("generalized", None)):
+        stats[setting] = tmp_path / f"{setting}.json"
+        stats[setting].write_text(json.dumps({
+            "setting": setting, "threads_rows": 40, "dropped": {"nonpositive_parent": 2} if rate else {},
+            "label_rule": {"ratio": 0.4, "nonpositive_parent": "positive_score"},
+            "train": {"examples": 30, "posts": 8, "positive_rate": rate}, "test": {"examples": 8, "posts": 2,
+                                                                                   "positive_rate": rate}}))
+    write_examples_table(stats, tmp_path)
+    rows = _csv_rows(tmp_path / f"{DATA_EXAMPLES_STEM}.csv")
+    assert [(r["setting"], r["split"], r["examples"], r["positive_rate"]) for r in rows] == [
+        ("generalized", "train", "30", ""), ("generalized", "test", "8", ""),
+        ("conditioned", "train", "30", "0.25"), ("conditioned", "test", "8", "0.25")]
+    markdown = (tmp_path / f"{DATA_EXAMPLES_STEM}.md").read_text()
+    assert "| generalized | train | 30 | 8 | n/a |" in markdown and "conditioned: 40 thread rows" in markdown
+    assert "0.4" in markdown and "grouped by post" in markdown
+    stats["generalized"].write_text(json.dumps({"train": {"examples": 1, "posts": 1, "positive_rate": 1.0}}))
+    with pytest.raises(ValueError, match="generalized lack the test split; re-run build_examples"):
+        write_examples_table(stats, tmp_path)

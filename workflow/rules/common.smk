@@ -17,7 +17,7 @@ from karma.config_checks import (
 from karma.evaluation.toxicity import ToxicityConfig
 from karma.ppo.settings import PolicyTrainingConfig
 from karma.evaluation.benchmark_metrics import primary_metrics
-from karma.report.layout import figure_paths, table_paths
+from karma.report.layout import figure_paths, report_entry, report_title, table_paths
 from karma.reward.settings import RewardTrainingConfig
 
 RESULTS = f"results/{config['run']}"
@@ -323,6 +323,7 @@ def table_outputs():
             reward=True,
             comparison=bool(config["report"]["paper_policy_map"]),
             ppo=bool(TRAINED_VARIANTS),
+            data=True,
         )
     ]
 
@@ -341,6 +342,31 @@ def report_caption(path):
     return os.path.join(
         workflow.basedir, "workflow", "report", f"{Path(path).stem}.rst"
     )
+
+
+def reported(paths):
+    """The outputs, those the HTML report shows flagged with report(): one entry per table (its
+    HTML page, which carries the CSV, LaTeX and Markdown as downloads) or figure (its PNG), in its
+    stage's category (karma.report.layout.REPORT_ENTRIES)."""
+    scorer = config["benchmarks"]["toxicity"]["scorer"]
+    flagged = []
+    for path in paths:
+        entry = report_entry(path)
+        if entry is None:
+            flagged.append(path)
+            continue
+        shown = report(
+            path,
+            caption=report_caption(path),
+            category=entry.category,
+            labels={"entry": report_title(path, scorer), "file": Path(path).name},
+        )
+        flagged.append(shown)
+    return flagged
+
+
+def example_stats_targets():
+    return expand(f"{RESULTS}/data/reward/{{setting}}/stats.json", setting=SETTINGS)
 
 
 def _params_b(model):

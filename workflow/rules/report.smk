@@ -6,11 +6,10 @@ rule tables:
         cells=eval_targets(),
         reward=reward_targets(),
         ppo_summaries=ppo_summary_targets(),
+        threads_manifest=f"{RESULTS}/data/threads/manifest.json",
+        example_stats=example_stats_targets(),
     output:
-        [
-            report(path, caption=report_caption(path), category="Tables")
-            for path in table_outputs()
-        ],
+        reported(table_outputs()),
     log:
         f"{LOGS}/report/tables.log",
     benchmark:
@@ -33,12 +32,7 @@ rule figures:
         reward=reward_targets(),
         train_logs=train_log_targets(),
     output:
-        [
-            report(path, caption=report_caption(path), category="Figures")
-            for path in figure_outputs()
-            if path.endswith(".png")
-        ],
-        [path for path in figure_outputs() if path.endswith(".svg")],
+        reported(figure_outputs()),
     log:
         f"{LOGS}/report/figures.log",
     benchmark:

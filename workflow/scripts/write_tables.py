@@ -12,4 +12,6 @@ write_all_tables(
     policy_order=params.policy_order,
     paper_policy_map=params.paper_policy_map,
     ppo_summaries=snakemake.input.ppo_summaries,
+    threads_manifest=snakemake.input.threads_manifest,
+    example_stats=dict(zip(params.settings, snakemake.input.example_stats)),
 )

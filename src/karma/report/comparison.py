@@ -17,7 +17,15 @@ from typing import Any
 
 from karma.evaluation import benchmark_metrics
 from karma.evaluation.cells import Cell
-from karma.report.layout import BENCHMARK_TITLES, COMPARISON_TABLE_STEM, TABLE_NUMBERS, ordered_benchmarks
+from karma.report.layout import (
+    COMPARISON_TABLE_STEM,
+    TABLE_NUMBERS,
+    VARIANTS,
+    benchmark_title,
+    ordered_benchmarks,
+    toxicity_scorer,
+    variant_label,
+)
 from karma.report.published import (
     PublishedValue,
     load_published,
@@ -25,7 +33,7 @@ from karma.report.published import (
     published_cells,
     published_reward_metrics,
 )
-from karma.report.rendering import VARIANT_LABELS, Entry, Rendered, fmt, write_formats
+from karma.report.rendering import Entry, Rendered, fmt, write_formats
 from karma.report.significance import load_cells
 from karma.report.training_tables import REWARD_COLUMNS, ordered_settings, read_reward_metrics, reward_metric
 
@@ -47,7 +55,7 @@ def _candidate_values(cell: Cell) -> dict[str, float]:
 
 
 def _closeness_note(
-    benchmark: str, pairs: list[tuple[Cell, float]], scale: list[float], primary: str
+    benchmark: str, pairs: list[tuple[Cell, float]], scale: list[float], primary: str, title: str
 ) -> str:
     """Mean |ours - paper| per candidate over the benchmark's rows, closest first."""
     gaps: dict[str, list[float]] = {}
@@ -59,7 +67,7 @@ def _closeness_note(
     for name in ranked:
         fits = benchmark_metrics.candidate(benchmark, name).fits(scale)
         parts.append(f"{name} {math.fsum(gaps[name]) / len(gaps[name]):.3g}" + ("" if fits else " (off scale)"))
-    return (f"{BENCHMARK_TITLES[benchmark]}: compared {primary}; mean |ours - paper| over {len(pairs)} rows per "
+    return (f"{title}: compared {primary}; mean |ours - paper| over {len(pairs)} rows per "
             f"candidate, closest first: {', '.join(parts)}.")
 
 
@@ -88,11 +96,13 @@ def write_paper_comparison(
     rows: list[list[Entry]] = []
     csv_rows: list[list[Any]] = []
     notes: list[str] = []
+    scorer = toxicity_scorer(cells.values())
     for benchmark in ordered_benchmarks(b for (_, _, b) in cells):
+        title = benchmark_title(benchmark, scorer)
         scale = published_scale(published, benchmark)
         pairs: list[tuple[Cell, float]] = []
         for policy, paper_policy in policy_map.items():
-            for variant in VARIANT_LABELS:
+            for variant in VARIANTS:
                 cell = cells.get((policy, variant, benchmark))
                 theirs = paper.get((benchmark, paper_policy, variant))
                 if cell is None or theirs is None:
@@ -101,14 +111,14 @@ def write_paper_comparison(
                 number = 8 if variant == "eroded" else TABLE_NUMBERS[benchmark]
                 on_scale = benchmark_metrics.candidate(benchmark, cell.primary_metric).fits(scale)
                 diff = cell.primary_value - theirs
-                rows.append([str(number), BENCHMARK_TITLES[benchmark], policy, paper_policy, VARIANT_LABELS[variant],
+                rows.append([str(number), title, policy, paper_policy, variant_label(variant),
                              f"{cell.primary_metric} ({'on' if on_scale else 'off'} scale)",
                              fmt(cell.primary_value, decimals), fmt(theirs, decimals), fmt(diff, decimals)])
                 candidates = "; ".join(f"{k}={v:.6g}" for k, v in _candidate_values(cell).items())
                 csv_rows.append([number, benchmark, policy, paper_policy, variant, cell.primary_metric, on_scale,
                                  cell.primary_value, theirs, diff, candidates])
         if pairs:
-            notes.append(_closeness_note(benchmark, pairs, scale, pairs[0][0].primary_metric))
+            notes.append(_closeness_note(benchmark, pairs, scale, pairs[0][0].primary_metric, title))
     if reward_metrics:
         paper_reward = published_reward_metrics(published)
         for setting in ordered_settings(reward_metrics):

@@ -1,4 +1,6 @@
-"""One table, three files: CSV (the numbers), Markdown and LaTeX/booktabs (for reading).
+"""One table, four files: CSV (the numbers), Markdown and LaTeX/booktabs (for reading and papers), and
+an HTML page that shows the table with its notes and carries the other three as downloads, the one
+file the Snakemake report shows per table.
 
 Every table writer of the report builds a :class:`Rendered` table and its CSV rows and hands both to
 :func:`write_formats`, so all tables share one look and one escaping.
@@ -6,7 +8,9 @@ Every table writer of the report builds a :class:`Rendered` table and its CSV ro
 
 from __future__ import annotations
 
+import base64
 import csv
+import html
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -19,7 +23,6 @@ from karma.report.layout import TABLE_FORMATS
 log = logging.getLogger(__name__)
 
 MISSING = "n/a"
-VARIANT_LABELS = {"base": "Base", "benign": "karmaBenign", "toxic": "karmaToxic", "eroded": "karmaEroded"}
 BASE_MARK = "*"  # the variant differs from Base
 CONTRAST_MARK = "†"  # the variant differs from the paper's contrast baseline (karmaBenign)
 
@@ -141,10 +144,69 @@ def write_csv(path: Path, header: Sequence[str], rows: list[list[Any]]) -> None:
         writer.writerows([[_csv_value(v) for v in row] for row in rows])
 
 
+_HTML_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 1.5em 2em;
+       color: #1f2328; background: #ffffff; max-width: 75em; }
+h1 { font-size: 1.15em; font-weight: 600; margin: 0 0 0.8em 0; }
+table { border-collapse: collapse; font-size: 0.92em; font-variant-numeric: tabular-nums; }
+thead th { border-top: 2px solid #1f2328; border-bottom: 1px solid #1f2328; }
+tbody tr:last-child td { border-bottom: 2px solid #1f2328; }
+th, td { padding: 0.3em 0.9em; white-space: nowrap; }
+td.r, th.r { text-align: right; } td.l, th.l { text-align: left; } td.c, th.c { text-align: center; }
+tbody tr:nth-child(even) { background: #f6f8fa; }
+sup { color: #b31d28; font-weight: 600; }
+.notes { font-size: 0.85em; color: #444c56; margin-top: 0.9em; max-width: 70em; }
+.notes p { margin: 0.25em 0; }
+.downloads { margin-top: 1.2em; font-size: 0.9em; }
+.downloads a { margin-right: 1.2em; }
+"""
+_DOWNLOADS = (("csv", "CSV (numbers)", "text/csv"), ("tex", "LaTeX (booktabs)", "application/x-tex"),
+              ("md", "Markdown", "text/markdown"))
+
+
+def _html_entry(entry: Entry) -> str:
+    if isinstance(entry, Value):
+        return html.escape(entry.text) + (f"<sup>{html.escape(entry.markers)}</sup>" if entry.markers else "")
+    return html.escape(entry)
+
+
+def to_html(table: Rendered, downloads: Sequence[Path]) -> str:
+    """A self-contained page: the table, its notes, and ``downloads`` embedded as data URIs (the report
+    is one HTML file, so linked files would not travel with it)."""
+    cells = [f'<th class="{a}">{html.escape(h)}</th>' for h, a in zip(table.header, table.align, strict=True)]
+    body = [
+        "<tr>" + "".join(f'<td class="{a}">{_html_entry(e)}</td>' for e, a in zip(row, table.align, strict=True))
+        + "</tr>"
+        for row in table.rows
+    ]
+    notes = "".join(f"<p>{html.escape(note)}</p>" for note in table.notes)
+    links = []
+    by_suffix = {path.suffix.lstrip("."): path for path in downloads}
+    for suffix, label, mime in _DOWNLOADS:
+        if suffix in by_suffix:
+            path = by_suffix[suffix]
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            links.append(f'<a download="{html.escape(path.name)}" href="data:{mime};charset=utf-8;base64,{data}">'
+                         f"{label}: {html.escape(path.name)}</a>")
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(table.title)}</title>",
+        f"<style>{_HTML_STYLE}</style></head><body>",
+        f"<h1>{html.escape(table.title)}</h1>",
+        f"<table><thead><tr>{''.join(cells)}</tr></thead><tbody>",
+        *body,
+        "</tbody></table>",
+        f'<div class="notes">{notes}</div>' if notes else "",
+        f'<p class="downloads">Download: {" ".join(links)}</p>',
+        "</body></html>",
+    ]) + "\n"
+
+
 def write_formats(
     out_dir: Path, stem: str, table: Rendered, csv_header: Sequence[str], csv_rows: list[list[Any]]
 ) -> list[Path]:
-    """``<stem>.csv``, ``.md`` and ``.tex`` in ``out_dir``, in :data:`TABLE_FORMATS` order."""
+    """``<stem>.csv``, ``.md``, ``.tex`` and ``.html`` in ``out_dir``, in :data:`TABLE_FORMATS` order."""
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = out_dir / f"{stem}.csv"
     write_csv(csv_path, csv_header, csv_rows)
@@ -152,5 +214,7 @@ def write_formats(
     md_path.write_text(to_markdown(table))
     tex_path = out_dir / f"{stem}.tex"
     tex_path.write_text(to_latex(table, stem))
+    html_path = out_dir / f"{stem}.html"
+    html_path.write_text(to_html(table, [csv_path, tex_path, md_path]))
     log.info("wrote table %s (%d rows) as %s", stem, len(table.rows), ", ".join(TABLE_FORMATS))
-    return [csv_path, md_path, tex_path]
+    return [csv_path, md_path, tex_path, html_path]

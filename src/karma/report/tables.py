@@ -8,8 +8,9 @@ returns the paths, so a Snakemake rule can name its outputs with the same stem f
   karmaToxic differs from karmaBenign, by the per-policy test of ``statistics.stars`` (items: ours;
   categories: the paper's per-model test across bias or toxicity types); a last row holds the test
   across models, the paper's other unit;
-- Table 8 (``ERODED_TABLE_STEM``): Base / karma (= benign) / karmaEroded for policies with the
-  eroded variant, every benchmark it was evaluated on; ``†`` compares karmaEroded with karma;
+- Table 8 (``ERODED_TABLE_STEM``): Base / karmaBenign / karmaEroded for policies with the eroded
+  variant, every benchmark it was evaluated on; ``†`` compares karmaEroded with karmaBenign (the paper
+  calls that column "karma");
 - the reward model and PPO tables (:mod:`karma.report.training_tables`), ours against the paper
   (:mod:`karma.report.comparison`);
 - every significance test (``SIGNIFICANCE_STEM``, CSV only), with its baseline, unit and test.
@@ -25,19 +26,22 @@ from typing import Any
 
 from karma.evaluation.cells import Cell
 from karma.report.comparison import write_paper_comparison
+from karma.report.data_tables import write_examples_table, write_threads_table
 from karma.report.layout import (
-    BENCHMARK_TITLES,
     ERODED_TABLE_STEM,
     SIGNIFICANCE_STEM,
     TABLE_NUMBERS,
     benchmark_table_stem,
+    benchmark_title,
     ordered_benchmarks,
+    toxicity_scorer,
+    toxicity_scorer_note,
+    variant_label,
 )
 from karma.report.rendering import (
     BASE_MARK,
     CONTRAST_MARK,
     MISSING,
-    VARIANT_LABELS,
     Entry,
     Rendered,
     Value,
@@ -71,7 +75,6 @@ log = logging.getLogger(__name__)
 
 MAIN_VARIANTS = ("base", "benign", "toxic")
 ERODED_VARIANTS = ("base", "benign", "eroded")
-ERODED_LABELS = {"base": "Base", "benign": "karma", "eroded": "karmaEroded"}
 CONTRAST_OF = dict(CONTRASTS)  # variant -> the trained variant the paper contrasts it with
 ACROSS_MODELS_ROW = "across models"
 
@@ -124,10 +127,10 @@ def _markers(
     return marks
 
 
-def _star_note(options: SignificanceOptions, benchmark: str, contrast: str) -> str:
+def _star_note(options: SignificanceOptions, benchmark: str, contrast: str, title: str) -> str:
     """The one line that says which test the table's markers come from."""
     if options.stars == UNIT_CATEGORIES and benchmark not in options.category_benchmarks:
-        return (f"No per-model markers: as in the paper, {BENCHMARK_TITLES[benchmark]} is tested across models "
+        return (f"No per-model markers: as in the paper, {title} is tested across models "
                 "only (last row); item-level tests (ours) are in significance.csv.")
     family = ("all item-level tests of the benchmark" if options.stars == UNIT_ITEMS
               else "all per-model tests of the benchmark")
@@ -153,27 +156,39 @@ def _comparison_header(pairs: Iterable[tuple[str, str]]) -> list[str]:
     return [f"{v}_vs_{b}_{column}" for v, b in pairs for column in ("p", "p_holm", "significant")]
 
 
-def _degenerate_notes(
-    records: Iterable[SignificanceRecord | None], labels: Mapping[str, str]
-) -> list[str]:
-    notes = []
+def _degenerate_notes(records: Iterable[SignificanceRecord | None], titles: Mapping[str, str]) -> list[str]:
+    """One note per policy, comparison and reason, naming every benchmark it applies to."""
+    grouped: dict[tuple[str, str, str, str], list[str]] = {}
     for record in records:
         if record is not None and record.test.reason:
-            who = record.policy or ACROSS_MODELS_ROW
-            versus = labels.get(record.baseline, record.baseline)
-            notes.append(f"{who}, {labels.get(record.variant, record.variant)} vs {versus}: {record.test.reason}.")
-    return notes
+            key = (record.policy or ACROSS_MODELS_ROW, record.variant, record.baseline, record.test.reason)
+            benchmarks = grouped.setdefault(key, [])
+            if titles[record.benchmark] not in benchmarks:
+                benchmarks.append(titles[record.benchmark])
+    return [f"{who}, {variant_label(variant)} vs {variant_label(baseline)} on {'; '.join(benchmarks)}: {reason}."
+            for (who, variant, baseline, reason), benchmarks in grouped.items()]
 
 
 def _across_models_note(
     records: Mapping[RecordKey, SignificanceRecord], options: SignificanceOptions, benchmark: str,
-    pairs: Sequence[tuple[str, str]], labels: Mapping[str, str],
+    pairs: Sequence[tuple[str, str]], title: str,
 ) -> str:
     found = {pair: records.get((ACROSS_MODELS, benchmark, *pair, "", "")) for pair in pairs}
     n_models = max((r.test.n for r in found.values() if r is not None), default=0)
-    listed = "; ".join(f"{labels[v]} vs {labels[b]} {_p_text(r, options)}" for (v, b), r in found.items())
+    listed = "; ".join(f"{variant_label(v)} vs {variant_label(b)} {_p_text(r, options)}" for (v, b), r in found.items())
     described = options.describe(benchmark, UNIT_MODELS, "the benchmark's across-models tests")
-    return f"Across models ({n_models} policies): {listed}. Test: {described}."
+    return f"{title}, across models ({n_models} policies): {listed}. Test: {described}."
+
+
+def _titles(cells: Mapping[CellKey, Cell]) -> dict[str, str]:
+    """Each benchmark's title, toxicity naming the scorer its cells were scored with."""
+    scorer = toxicity_scorer(cells.values())
+    return {benchmark: benchmark_title(benchmark, scorer) for benchmark in {b for (_, _, b) in cells}}
+
+
+def _scorer_notes(cells: Mapping[CellKey, Cell], benchmarks: Iterable[str]) -> list[str]:
+    note = toxicity_scorer_note(toxicity_scorer(cells.values())) if "toxicity" in set(benchmarks) else None
+    return [note] if note else []
 
 
 # --- Tables 1-7 -------------------------------------------------------------------------------
@@ -188,6 +203,7 @@ def _benchmark_table(
     decimals: int,
 ) -> tuple[Rendered, list[str], list[list[Any]]]:
     metric, higher = _benchmark_metric(cells, benchmark)
+    titles = _titles(cells)
     policies = order_policies((p for (p, _, b) in cells if b == benchmark), policy_order)
     pairs = _comparisons(MAIN_VARIANTS)
     rows: list[list[Entry]] = []
@@ -212,14 +228,16 @@ def _benchmark_table(
     rows.append([ACROSS_MODELS_ROW, "", *[_p_text(across[(v, BASE_VARIANT)], options) for v in MAIN_VARIANTS[1:]]])
     csv_rows.append([ACROSS_MODELS_ROW, metric, UNIT_MODELS, math.nan, math.nan, math.nan,
                      *[c for pair in pairs for c in _record_columns(across[pair], options)]])
+    contrast = f"{variant_label('toxic')} against {variant_label('benign')}"
     table = Rendered(
-        title=f"Table {TABLE_NUMBERS[benchmark]}: {BENCHMARK_TITLES[benchmark]}, {metric} ({_direction(higher)})",
-        header=["Model"] + [VARIANT_LABELS[v] for v in MAIN_VARIANTS],
+        title=f"Table {TABLE_NUMBERS[benchmark]}: {titles[benchmark]}, {metric} ({_direction(higher)})",
+        header=["Model"] + [variant_label(v) for v in MAIN_VARIANTS],
         rows=rows,
         align="l" + "r" * len(MAIN_VARIANTS),
-        notes=[_star_note(options, benchmark, "karmaToxic against karmaBenign"),
-               _across_models_note(records, options, benchmark, pairs, VARIANT_LABELS)]
-        + _degenerate_notes([*star_records, *across.values()], VARIANT_LABELS),
+        notes=_scorer_notes(cells, [benchmark])
+        + [_star_note(options, benchmark, contrast, titles[benchmark]),
+           _across_models_note(records, options, benchmark, pairs, titles[benchmark])]
+        + _degenerate_notes([*star_records, *across.values()], titles),
     )
     header = ["policy", "primary_metric", "unit", *MAIN_VARIANTS, *_comparison_header(pairs)]
     return table, header, csv_rows
@@ -262,7 +280,7 @@ def write_eroded_table(
     policy_order: Sequence[str] | None = None,
     decimals: int = 3,
 ) -> list[Path]:
-    """Table 8: Base, karma (benign) and karmaEroded for the policies that have the eroded variant."""
+    """Table 8: Base, karmaBenign and karmaEroded for the policies that have the eroded variant."""
     cells, records = tested_cells(cell_paths, options)
     return _write_eroded_table(cells, records, Path(out_dir), options, policy_order, decimals)
 
@@ -282,6 +300,7 @@ def _write_eroded_table(
             "evaluated with the conditioned reward model"
         )
     pairs = _comparisons(ERODED_VARIANTS)
+    titles = _titles(cells)
     rows: list[list[Entry]] = []
     csv_rows: list[list[Any]] = []
     star_records = []
@@ -289,7 +308,7 @@ def _write_eroded_table(
     for policy in order_policies({p for (p, _, _) in eroded}, policy_order):
         for benchmark in ordered_benchmarks(b for (p, _, b) in eroded if p == policy):
             metric, higher = _benchmark_metric(cells, benchmark)
-            row: list[Entry] = [policy, BENCHMARK_TITLES[benchmark], f"{metric} ({_direction(higher)})"]
+            row: list[Entry] = [policy, titles[benchmark], f"{metric} ({_direction(higher)})"]
             csv_row: list[Any] = [policy, benchmark, metric, higher, options.stars]
             for variant in ERODED_VARIANTS:
                 cell = cells.get((policy, variant, benchmark))
@@ -303,16 +322,19 @@ def _write_eroded_table(
                 csv_row += _record_columns(record, options)
             rows.append(row)
             csv_rows.append(csv_row)
-    star_lines = sorted({_star_note(options, b, "karmaEroded against karma") for b in benchmarks})
+    contrast = f"{variant_label('eroded')} against {variant_label('benign')}"
+    star_lines = sorted({_star_note(options, b, contrast, titles[b]) for b in benchmarks})
     table = Rendered(
-        title="Table 8: reward model inputs; karma uses the generalized reward model, karmaEroded the "
-        "conditioned one",
-        header=["Model", "Benchmark", "Metric"] + [ERODED_LABELS[v] for v in ERODED_VARIANTS],
+        title=f"Table 8: reward model inputs; {variant_label('benign')} uses the generalized reward model, "
+        f"{variant_label('eroded')} the conditioned one",
+        header=["Model", "Benchmark", "Metric"] + [variant_label(v) for v in ERODED_VARIANTS],
         rows=rows,
         align="lll" + "r" * len(ERODED_VARIANTS),
-        notes=star_lines
-        + [_across_models_note(records, options, b, pairs, ERODED_LABELS) for b in benchmarks]
-        + _degenerate_notes(star_records, ERODED_LABELS),
+        notes=_scorer_notes(cells, benchmarks)
+        + [f"{variant_label('benign')} is the paper's \"karma\" column of Table 8: the same cells as in Tables 1-7."]
+        + star_lines
+        + [_across_models_note(records, options, b, pairs, titles[b]) for b in benchmarks]
+        + _degenerate_notes(star_records, titles),
     )
     header = ["policy", "benchmark", "primary_metric", "higher_is_better", "unit", *ERODED_VARIANTS,
               *_comparison_header(pairs)]
@@ -359,15 +381,21 @@ def write_all_tables(
     policy_order: Sequence[str] | None = None,
     paper_policy_map: Mapping[str, str] | None = None,
     ppo_summaries: Sequence[str | Path] | None = None,
+    threads_manifest: str | Path | None = None,
+    example_stats: Mapping[str, str | Path] | None = None,
     decimals: int = 3,
 ) -> list[Path]:
-    """All tables at once (tests run once); Table 8 only if eroded cells exist, the PPO table only with
-    PPO summaries, the comparison only with a non-empty ``paper_policy_map``. Matches :func:`table_paths`."""
+    """All tables at once (tests run once); the data tables only with the threads manifest and the
+    example statistics, Table 8 only if eroded cells exist, the PPO table only with PPO summaries, the
+    comparison only with a non-empty ``paper_policy_map``. Matches :func:`table_paths`."""
     out = Path(out_dir)
     cells = load_cells(cell_paths)
     all_records = run_all_tests(cells, options)
     records = index_records(all_records)
-    paths = _write_benchmark_tables(cells, records, out, options, policy_order, decimals)
+    paths: list[Path] = []
+    if threads_manifest is not None and example_stats:
+        paths += write_threads_table(threads_manifest, out) + write_examples_table(example_stats, out)
+    paths += _write_benchmark_tables(cells, records, out, options, policy_order, decimals)
     if any(v == "eroded" for (_, v, _) in cells):
         paths += _write_eroded_table(cells, records, out, options, policy_order, decimals)
     if reward_metrics:

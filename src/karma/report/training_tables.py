@@ -8,10 +8,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from karma.report.layout import PPO_TABLE_STEM, REWARD_TABLE_STEM
+from karma.report.layout import PPO_TABLE_STEM, REWARD_TABLE_STEM, ordered_variants, variant_label
 from karma.report.rendering import (
     MISSING,
-    VARIANT_LABELS,
     Entry,
     Rendered,
     fmt,
@@ -126,9 +125,8 @@ def write_ppo_table(
         raise ValueError("no PPO summaries given; pass the summary.json files of the PPO runs")
     runs = [read_ppo_summary(path) for path in summaries]
     policies = order_policies({r["policy"] for r in runs}, policy_order)
-    variants = list(VARIANT_LABELS)
-    runs.sort(key=lambda r: (policies.index(r["policy"]), variants.index(r["variant"]) if r["variant"] in variants
-                             else len(variants), r["variant"]))
+    variants = ordered_variants(r["variant"] for r in runs)
+    runs.sort(key=lambda r: (policies.index(r["policy"]), variants.index(r["variant"])))
     rows: list[list[Entry]] = []
     csv_rows: list[list[Any]] = []
     for r in runs:
@@ -136,7 +134,7 @@ def write_ppo_table(
                   r["prompts_dropped_duplicate"]]
         rewards = [_number(r["mean_reward_first"]), _number(r["mean_reward_last"]), _number(r["kl_last"])]
         alarms = len(r["kl_out_of_band"])
-        rows.append([r["policy"], VARIANT_LABELS.get(r["variant"], r["variant"]), *map(str, values),
+        rows.append([r["policy"], variant_label(r["variant"]), *map(str, values),
                      *[fmt(v, decimals) for v in rewards], str(alarms)])
         csv_rows.append([r["policy"], r["variant"], *values, *rewards, alarms])
     truncated = sum(r["prompts_truncated"] for r in runs)
