@@ -246,12 +246,14 @@ def test_zero_is_drawn_missing_is_marked_and_the_lexicon_is_named(tmp_path: Path
     # p0: Base and karmaBenign are exactly 0 in all three categories: six diamonds on the zero line
     diamonds = [(x, y) for line in p0.get_lines() if line.get_marker() == "D" for x, y in line.get_xydata()]
     assert len(diamonds) == 6 and {y for _, y in diamonds} == {0.0}
+    assert p0.get_ylim()[0] < 0.0  # the axis does not end at 0, which would cut the diamonds in half
+    assert p0.get_ylabel() == "toxicity" and p1.get_ylabel() == ""  # the metric, once per row
     # karmaToxic has no threat value: written n/a at its slot, not drawn as a bar of height 0
     texts = [t.get_text() for t in p0.texts]
     assert texts.count("n/a") == 1
     toxic_bars = next(c for c in p0.containers if c.get_label() == "karmaToxic")
     assert len(toxic_bars) == 2
-    assert any("not evaluated: karmaToxic" in t.get_text() for t in p1.texts)
+    assert any("no cells for this policy: karmaToxic" in t.get_text() for t in p1.texts)
     assert not any(t.get_text() == "all values are 0" for t in p1.texts)
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend == ["Base", "karmaBenign", "karmaToxic", "exactly 0"]
@@ -268,6 +270,12 @@ def test_an_all_zero_panel_says_so(tmp_path: Path, monkeypatch) -> None:
     (ax,) = [ax for ax in drawn[0].axes if ax.get_visible()]
     assert any(t.get_text() == "all values are 0" for t in ax.texts)
     assert ax.get_ylim()[1] == 1.0  # not zoomed into floating-point noise around 0
+    drawn.clear()
+    small = [p for p in _toxicity_cells(tmp_path / "small") if p.parts[-2] != "toxic"]  # p0 all 0, p1 not
+    plot_toxicity_categories(small, tmp_path, SignificanceOptions())
+    (p0, p1) = [ax for ax in drawn[0].axes if ax.get_visible()]
+    assert any(t.get_text() == "all values are 0" for t in p0.texts)
+    assert p1.get_ylim()[1] < 0.5  # p1's bars (at most 0.2) keep their scale beside an all-zero panel
 
 
 def test_ppo_figure_explains_its_kl_estimate(run: dict, tmp_path: Path, monkeypatch) -> None:

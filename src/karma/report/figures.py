@@ -116,11 +116,17 @@ def _category_figure(
     axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
     metric = cells[(policies[0], BASE_VARIANT, benchmark)].primary_metric
     width = 0.8 / max(1, len(shown))
+    drawn: list[float] = []
     for index, policy in enumerate(policies):
         ax = axes[index // ncols][index % ncols]
-        _category_panel(ax, cells, records, benchmark, policy, shown, shift, width, options)
+        drawn += _category_panel(ax, cells, records, benchmark, policy, shown, shift, width, options)
         if index % ncols == 0:
             ax.set_ylabel(f"{metric}: variant - Base" if shift else metric)
+    if drawn and not any(drawn):
+        # Every value is 0 (nothing moved, or the scorer found nothing): a fixed range instead of
+        # matplotlib zooming into floating-point noise. Only then: the panels share their y axis, so one
+        # all-zero panel must not flatten the bars of the others.
+        axes[0][0].set_ylim(-1.0 if shift else -0.05, 1.0)
     for index in range(len(policies), nrows * ncols):
         axes[index // ncols][index % ncols].set_visible(False)
     handles = [Patch(color=_color(v), label=variant_label(v)) for v in shown]
@@ -151,8 +157,9 @@ def _category_panel(
     shift: bool,
     width: float,
     options: SignificanceOptions,
-) -> None:
-    """One policy's bars; zeros as diamonds, missing values as ``n/a``, an all-zero panel labelled."""
+) -> list[float]:
+    """One policy's bars; zeros as diamonds, missing values as ``n/a``, an all-zero panel labelled.
+    Returns the values drawn."""
     base = cells[(policy, BASE_VARIANT, benchmark)]
     categories = list(base.categories)
     values: list[float] = []
@@ -186,13 +193,15 @@ def _category_panel(
         for x in missing:
             ax.text(x, 0.0, MISSING, rotation=90, ha="center", va="bottom", fontsize=6, color="0.45")
     ax.axhline(0.0, color="black", linewidth=0.8, zorder=2)
-    ax.margins(y=0.15)  # room for the significance stars above and below the bars
+    # room for the significance stars above and below the bars, and for the whole zero diamonds: the
+    # bars' sticky edge at 0 would otherwise cut the axis, and the diamonds, at 0
+    ax.use_sticky_edges = False
+    ax.margins(y=0.15)
     notes = []
     if values and not any(values):
         notes.append("no shift in any category" if shift else "all values are 0")
-        ax.set_ylim(-1.0 if shift else -0.05, 1.0)
     if absent:
-        notes.append(f"not evaluated: {', '.join(absent)}")
+        notes.append(f"no cells for this policy: {', '.join(absent)}")
     if notes:
         ax.text(0.5, 0.97, "; ".join(notes), transform=ax.transAxes, ha="center", va="top", fontsize=8,
                 color="0.3", bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.8"})
@@ -200,6 +209,7 @@ def _category_panel(
     ax.set_xticks(range(len(categories)), [c.replace("_", " ") for c in categories],
                   rotation=40, ha="right", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
+    return values
 
 
 def plot_bias_shift(
@@ -319,11 +329,12 @@ def plot_ppo_training(
     """Mean reward and KL per PPO update, one line per policy and variant (read from the path)."""
     if not log_paths:
         raise ValueError("no PPO logs given; pass the train_log.jsonl files of the PPO runs")
-    fig = Figure(figsize=(11.0, 4.2), layout="constrained")
+    fig = Figure(figsize=(12.5, 4.4), layout="constrained")
     reward_ax, kl_ax = fig.subplots(1, 2, sharex=True)
     labelled = sorted((_log_label(Path(p)), Path(p)) for p in log_paths)
     policies = order_policies((policy for (policy, _), _ in labelled), policy_order)
-    labelled.sort(key=lambda entry: policies.index(entry[0][0]))
+    variants = ordered_variants(variant for (_, variant), _ in labelled)
+    labelled.sort(key=lambda entry: (policies.index(entry[0][0]), variants.index(entry[0][1])))
     palette = matplotlib.colormaps["tab10"]
     for (policy, variant), path in labelled:
         rows = read_train_log(path)
@@ -344,7 +355,8 @@ def plot_ppo_training(
         ax.set_xlabel("PPO update")
         ax.set_title(title)
         ax.grid(alpha=0.3)
-    kl_ax.legend(fontsize=7, loc="best", handlelength=4)  # long enough to show the dash pattern
+    # beside the panels, not over the curves; handles long enough to show the dash pattern
+    fig.legend(*kl_ax.get_legend_handles_labels(), loc="outside right upper", fontsize=7, handlelength=4)
     fig.suptitle("PPO training")
     fig.supxlabel(textwrap.fill(KL_EXPLANATION, 190), fontsize=7.5)
     return _save(fig, out_dir, PPO_FIGURE_STEM)
