@@ -268,6 +268,9 @@ def test_eroded_table_has_only_policies_with_the_eroded_variant(run: dict, tmp_p
     assert header in markdown and "† karmaEroded against karmaBenign" in markdown
     bias = next(r for r in rows if r["benchmark"] == "bias")
     assert bias["eroded_vs_benign_significant"] == "True"  # eroded +0.1, benign -0.2 on every item
+    # across models, each comparison says over how many policies: karmaEroded exists for one only
+    assert "CrowS-Pairs bias, across models: karmaBenign vs Base p=0.75 (3 policies); karmaEroded vs Base n/a" in (
+        markdown) and "the test needs at least 2) (1 policy)" in markdown
 
 
 def test_reward_table(run: dict, tmp_path: Path) -> None:

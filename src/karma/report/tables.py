@@ -169,15 +169,25 @@ def _degenerate_notes(records: Iterable[SignificanceRecord | None], titles: Mapp
             for (who, variant, baseline, reason), benchmarks in grouped.items()]
 
 
+def _policies(n: int) -> str:
+    return f"{n} polic{'y' if n == 1 else 'ies'}"
+
+
 def _across_models_note(
     records: Mapping[RecordKey, SignificanceRecord], options: SignificanceOptions, benchmark: str,
     pairs: Sequence[tuple[str, str]], title: str,
 ) -> str:
     found = {pair: records.get((ACROSS_MODELS, benchmark, *pair, "", "")) for pair in pairs}
-    n_models = max((r.test.n for r in found.values() if r is not None), default=0)
-    listed = "; ".join(f"{variant_label(v)} vs {variant_label(b)} {_p_text(r, options)}" for (v, b), r in found.items())
+    sizes = {r.test.n for r in found.values() if r is not None}
+    per_pair = len(sizes) > 1  # e.g. Table 8: karmaEroded exists for fewer policies than karmaBenign
+    listed = "; ".join(
+        f"{variant_label(v)} vs {variant_label(b)} {_p_text(r, options)}"
+        + (f" ({_policies(r.test.n)})" if per_pair and r is not None else "")
+        for (v, b), r in found.items()
+    )
     described = options.describe(benchmark, UNIT_MODELS, "the benchmark's across-models tests")
-    return f"{title}, across models ({n_models} policies): {listed}. Test: {described}."
+    counted = "" if per_pair else f" ({_policies(max(sizes, default=0))})"
+    return f"{title}, across models{counted}: {listed}. Test: {described}."
 
 
 def _titles(cells: Mapping[CellKey, Cell]) -> dict[str, str]:
