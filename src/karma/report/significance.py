@@ -2,7 +2,7 @@
 
 Comparisons (``variant`` against ``baseline``, every test two-sided on ``variant - baseline``): each
 trained variant against ``base``, and the paper's two contrasts, karmaToxic against karmaBenign and
-karmaEroded against karma (Benign), wherever both variants exist.
+karmaEroded against karmaBenign, wherever both variants exist.
 
 Units, what one pair (or one observation per side) is:
 
