@@ -426,9 +426,11 @@ def test_one_name_per_variant_and_the_lexicon_scorer_named_in_every_table(tmp_pa
     # eroded = benign item for item on both benchmarks: every note says on which benchmarks and which policy
     notes = [line for line in eroded.splitlines() if "all paired differences are zero" in line]
     assert notes, eroded
+    both = [line for line in notes if line.startswith(
+        "No test on ColBERT humor; Toxicity, demo lexicon scorer (word list): all paired differences are zero (")]
+    assert len(both) == 1, notes
     for policy in POLICIES[:2]:
-        assert any(line.startswith(f"{policy}, karmaEroded vs karmaBenign on ColBERT humor; Toxicity, demo lexicon "
-                                   "scorer (word list): ") for line in notes), notes
+        assert f"{policy} karmaEroded vs karmaBenign" in both[0]
     assert not any(line.startswith(("karma,", "karma vs")) or " karma " in line for line in eroded.splitlines())
 
 

@@ -3,6 +3,7 @@
 import csv
 import json
 import re
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -102,7 +103,24 @@ def test_tables_figures_and_report(demo):
         "ppo_training.png"}
     report = snakemake(demo, "--report", "results/e2e/report.html")
     assert report.returncode == 0, report.stderr[-2000:]
-    assert (demo / "results/e2e/report.html").stat().st_size > 10_000
+    html = (demo / "results/e2e/report.html").read_text()
+    assert len(html) > 10_000
+    check_report_entries(html, "results/e2e")
+
+
+def check_report_entries(html: str, results: str) -> None:
+    """One entry per table (its HTML page) and figure (its PNG) in its stage's category; no .md/.tex/.svg."""
+    from karma.report.layout import COMPARISON_TABLE_STEM, REPORT_ENTRIES
+
+    categories = json.loads(re.search(r"var categories = (\{.*?\});\n", html, flags=re.DOTALL).group(1))
+    shown = {path: category for category, subcategories in categories.items()
+             for paths in subcategories.values() for path in paths}
+    assert {Path(p).suffix for p in shown} == {".html", ".png", ".csv"}
+    expected = set(REPORT_ENTRIES) - {COMPARISON_TABLE_STEM}  # the demo maps no policy to the paper's
+    assert sorted(Path(p).stem for p in shown) == sorted(expected)  # each once, none missing
+    for path, category in shown.items():
+        assert path.startswith(results) and category == REPORT_ENTRIES[Path(path).stem].category, path
+    assert "Toxicity, demo lexicon scorer (word list)" in html
 
 
 def test_model_directories_carry_cards_provenance_and_chat_templates(demo):

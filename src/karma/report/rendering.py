@@ -152,7 +152,7 @@ table { border-collapse: collapse; font-size: 0.92em; font-variant-numeric: tabu
 thead th { border-top: 2px solid #1f2328; border-bottom: 1px solid #1f2328; }
 tbody tr:last-child td { border-bottom: 2px solid #1f2328; }
 th, td { padding: 0.3em 0.9em; white-space: nowrap; vertical-align: top; }
-td.l { white-space: normal; }  /* long text (drop reasons, benchmark names) wraps; numbers never do */
+td.l:last-child { white-space: normal; min-width: 24em; }  /* a long last text column (drop reasons) wraps */
 td.r, th.r { text-align: right; } td.l, th.l { text-align: left; } td.c, th.c { text-align: center; }
 tbody tr:nth-child(even) { background: #f6f8fa; }
 sup { color: #b31d28; font-weight: 600; }

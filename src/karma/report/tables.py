@@ -157,16 +157,21 @@ def _comparison_header(pairs: Iterable[tuple[str, str]]) -> list[str]:
 
 
 def _degenerate_notes(records: Iterable[SignificanceRecord | None], titles: Mapping[str, str]) -> list[str]:
-    """One note per policy, comparison and reason, naming every benchmark it applies to."""
-    grouped: dict[tuple[str, str, str, str], list[str]] = {}
+    """Tests that could not be run, one note per reason and set of benchmarks, naming both and every
+    comparison (policy, variant vs baseline) it applies to."""
+    benchmarks_of: dict[tuple[str, str, str, str], list[str]] = {}
     for record in records:
         if record is not None and record.test.reason:
             key = (record.policy or ACROSS_MODELS_ROW, record.variant, record.baseline, record.test.reason)
-            benchmarks = grouped.setdefault(key, [])
-            if titles[record.benchmark] not in benchmarks:
-                benchmarks.append(titles[record.benchmark])
-    return [f"{who}, {variant_label(variant)} vs {variant_label(baseline)} on {'; '.join(benchmarks)}: {reason}."
-            for (who, variant, baseline, reason), benchmarks in grouped.items()]
+            names = benchmarks_of.setdefault(key, [])
+            if titles[record.benchmark] not in names:
+                names.append(titles[record.benchmark])
+    grouped: dict[tuple[tuple[str, ...], str], list[str]] = {}
+    for (who, variant, baseline, reason), names in benchmarks_of.items():
+        grouped.setdefault((tuple(names), reason), []).append(
+            f"{who} {variant_label(variant)} vs {variant_label(baseline)}")
+    return [f"No test on {'; '.join(names)}: {reason} ({', '.join(pairs)})."
+            for (names, reason), pairs in grouped.items()]
 
 
 def _policies(n: int) -> str:
