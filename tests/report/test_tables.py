@@ -271,6 +271,9 @@ def test_eroded_table_has_only_policies_with_the_eroded_variant(run: dict, tmp_p
     # across models, each comparison says over how many policies: karmaEroded exists for one only
     assert "CrowS-Pairs bias, across models: karmaBenign vs Base p=0.75 (3 policies); karmaEroded vs Base n/a" in (
         markdown) and "the test needs at least 2) (1 policy)" in markdown
+    # the across-models test is the same for all seven benchmarks: named once, not seven times
+    assert "Test: " not in markdown and markdown.count("Across-models test of every benchmark above: p < 0.05, "
+                                                       "two-sided Wilcoxon signed-rank test") == 1
 
 
 def test_reward_table(run: dict, tmp_path: Path) -> None:

@@ -152,6 +152,8 @@ table { border-collapse: collapse; font-size: 0.92em; font-variant-numeric: tabu
 thead th { border-top: 2px solid #1f2328; border-bottom: 1px solid #1f2328; }
 tbody tr:last-child td { border-bottom: 2px solid #1f2328; }
 th, td { padding: 0.3em 0.9em; white-space: nowrap; vertical-align: top; }
+th { white-space: normal; vertical-align: bottom; min-width: 4em; }  /* long headers wrap, not the numbers */
+.scroll { overflow-x: auto; }  /* a table wider than the report's pane scrolls instead of being cut */
 td.l:last-child { white-space: normal; min-width: 24em; }  /* a long last text column (drop reasons) wraps */
 td.r, th.r { text-align: right; } td.l, th.l { text-align: left; } td.c, th.c { text-align: center; }
 tbody tr:nth-child(even) { background: #f6f8fa; }
@@ -195,9 +197,9 @@ def to_html(table: Rendered, downloads: Sequence[Path]) -> str:
         f"<title>{html.escape(table.title)}</title>",
         f"<style>{_HTML_STYLE}</style></head><body>",
         f"<h1>{html.escape(table.title)}</h1>",
-        f"<table><thead><tr>{''.join(cells)}</tr></thead><tbody>",
+        f"<div class=\"scroll\"><table><thead><tr>{''.join(cells)}</tr></thead><tbody>",
         *body,
-        "</tbody></table>",
+        "</tbody></table></div>",
         f'<div class="notes">{notes}</div>' if notes else "",
         f'<p class="downloads">Download: {" ".join(links)}</p>',
         "</body></html>",

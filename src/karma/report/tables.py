@@ -178,10 +178,15 @@ def _policies(n: int) -> str:
     return f"{n} polic{'y' if n == 1 else 'ies'}"
 
 
+def _across_models_tests(options: SignificanceOptions, benchmark: str) -> str:
+    return options.describe(benchmark, UNIT_MODELS, "the benchmark's across-models tests")
+
+
 def _across_models_note(
     records: Mapping[RecordKey, SignificanceRecord], options: SignificanceOptions, benchmark: str,
-    pairs: Sequence[tuple[str, str]], title: str,
+    pairs: Sequence[tuple[str, str]], title: str, with_test: bool = True,
 ) -> str:
+    """The across-models p-values of one benchmark; ``with_test`` appends which test gave them."""
     found = {pair: records.get((ACROSS_MODELS, benchmark, *pair, "", "")) for pair in pairs}
     sizes = {r.test.n for r in found.values() if r is not None}
     per_pair = len(sizes) > 1  # e.g. Table 8: karmaEroded exists for fewer policies than karmaBenign
@@ -190,9 +195,20 @@ def _across_models_note(
         + (f" ({_policies(r.test.n)})" if per_pair and r is not None else "")
         for (v, b), r in found.items()
     )
-    described = options.describe(benchmark, UNIT_MODELS, "the benchmark's across-models tests")
     counted = "" if per_pair else f" ({_policies(max(sizes, default=0))})"
-    return f"{title}, across models{counted}: {listed}. Test: {described}."
+    test = f" Test: {_across_models_tests(options, benchmark)}." if with_test else ""
+    return f"{title}, across models{counted}: {listed}.{test}"
+
+
+def _across_models_notes(
+    records: Mapping[RecordKey, SignificanceRecord], options: SignificanceOptions, benchmarks: Sequence[str],
+    pairs: Sequence[tuple[str, str]], titles: Mapping[str, str],
+) -> list[str]:
+    """One note per benchmark; the test is named once when every benchmark has the same."""
+    tests = {_across_models_tests(options, b) for b in benchmarks}
+    shared = len(tests) == 1
+    notes = [_across_models_note(records, options, b, pairs, titles[b], with_test=not shared) for b in benchmarks]
+    return notes + ([f"Across-models test of every benchmark above: {tests.pop()}."] if shared else [])
 
 
 def _titles(cells: Mapping[CellKey, Cell]) -> dict[str, str]:
@@ -348,7 +364,7 @@ def _write_eroded_table(
         notes=_scorer_notes(cells, benchmarks)
         + [f"{variant_label('benign')} is the paper's \"karma\" column of Table 8: the same cells as in Tables 1-7."]
         + star_lines
-        + [_across_models_note(records, options, b, pairs, titles[b]) for b in benchmarks]
+        + _across_models_notes(records, options, benchmarks, pairs, titles)
         + _degenerate_notes(star_records, titles),
     )
     header = ["policy", "benchmark", "primary_metric", "higher_is_better", "unit", *ERODED_VARIANTS,
