@@ -359,7 +359,9 @@ def reported(paths):
             path,
             caption=report_caption(path),
             category=entry.category,
-            labels={"entry": report_title(path, scorer), "file": Path(path).name},
+            # one label only: Snakemake's report turns a second label with two values in a category
+            # of two entries (Data, Reward models, PPO) into a toggle, and then shows nothing
+            labels={"entry": report_title(path, scorer)},
         )
         flagged.append(shown)
     return flagged

@@ -100,7 +100,7 @@ def write_examples_table(
                          f"{_reasons(entry['dropped'])}.")
     rule = next((s["label_rule"] for s in stats.values() if "label_rule" in s), None)
     if rule is not None:
-        notes.append("Label: " + LabelRule(**rule).describe().replace("*", ""))
+        notes.append("Label: " + LabelRule(**rule).describe().replace("*", "").replace("`", ""))
     notes.append("The split is grouped by post, so no thread is on both sides.")
     table = Rendered(
         title="Reward-model examples per input format and split",
