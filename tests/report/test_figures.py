@@ -258,6 +258,10 @@ def test_zero_is_drawn_missing_is_marked_and_the_lexicon_is_named(tmp_path: Path
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend == ["Base", "karmaBenign", "karmaToxic", "exactly 0"]
     assert "lexicon" in fig._suptitle.get_text() and "RealToxicityPrompts" not in fig._suptitle.get_text()
+    drawn.clear()
+    plot_toxicity_categories([p for p in _toxicity_cells(tmp_path / "p1") if p.parts[-3] == "p1"], tmp_path,
+                             SignificanceOptions())
+    assert [t.get_text() for t in drawn[0].legends[0].get_texts()] == ["Base", "karmaBenign"]  # no zero drawn
     assert "not a toxicity classifier" in " ".join(fig._supxlabel.get_text().split())
 
 

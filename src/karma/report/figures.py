@@ -130,8 +130,8 @@ def _category_figure(
     for index in range(len(policies), nrows * ncols):
         axes[index // ncols][index % ncols].set_visible(False)
     handles = [Patch(color=_color(v), label=variant_label(v)) for v in shown]
-    handles.append(Line2D([], [], linestyle="", marker="D", markersize=6, color="0.25",
-                                           label="exactly 0"))
+    if 0.0 in drawn:
+        handles.append(Line2D([], [], linestyle="", marker="D", markersize=6, color="0.25", label="exactly 0"))
     fig.legend(handles=handles, loc="outside right upper")
     scorer = toxicity_scorer(c for c in cells.values() if c.benchmark == benchmark)
     what = "shift from Base per category" if shift else "value per category and variant"
