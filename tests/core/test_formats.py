@@ -40,7 +40,45 @@ def test_generalized_has_no_metadata():
 
 def test_conditioned_shows_subreddit_and_time():
     text = render_example(CONV, "Try a bigger pot.", "conditioned")
-    assert "r/gardening" in text and "2019-01-01 00:00 UTC" in text
+    assert text == (
+        "<|meta|>\nsubreddit: r/gardening\nposted: 2019-01-01 00:00 UTC (Tuesday)\n"
+        + render_example(CONV, "Try a bigger pot.", "generalized")
+    )
+
+
+@pytest.mark.parametrize(("created_utc", "shown"), [
+    (0, "1970-01-01 00:00 UTC (Thursday)"),  # the epoch is a time, not a missing one
+    (946684799, "1999-12-31 23:59 UTC (Friday)"),
+    (946684800, "2000-01-01 00:00 UTC (Saturday)"),
+    (1709078400 + 86399, "2024-02-28 23:59 UTC (Wednesday)"),
+    (1709078400 + 86400, "2024-02-29 00:00 UTC (Thursday)"),  # a leap day
+    (1546300800 + 5 * 86400 + 45, "2019-01-06 00:00 UTC (Sunday)"),  # seconds are cut, not rounded
+    (1546300800 - 1, "2018-12-31 23:59 UTC (Monday)"),
+])
+def test_conditioned_time_is_utc_to_the_minute_with_the_weekday(created_utc, shown, monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # a local zone half an hour off: must not matter
+    time.tzset()
+    try:
+        text = render_prompt(replace(CONV, created_utc=created_utc), "conditioned")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert text.startswith(f"<|meta|>\nsubreddit: r/gardening\nposted: {shown}\n<|user|>\n")
+
+
+@pytest.mark.parametrize(("subreddit", "created_utc", "meta"), [
+    (None, None, "subreddit: n/a\nposted: n/a"),
+    ("", None, "subreddit: n/a\nposted: n/a"),
+    ("gardening", None, "subreddit: r/gardening\nposted: n/a"),
+    (None, 1546300800, "subreddit: n/a\nposted: 2019-01-01 00:00 UTC (Tuesday)"),
+])
+def test_missing_metadata_renders_n_a_in_prompt_and_chat_template(subreddit, created_utc, meta):
+    conv = Conversation(title="Any tips?", subreddit=subreddit, created_utc=created_utc)
+    assert render_example(conv, "Yes.", "conditioned") == (
+        f"<|meta|>\n{meta}\n<|user|>\nAny tips?\n<|assistant|>\nYes.")
+    assert chat_messages(conv, "conditioned")[0] == {"role": "system", "content": meta}
 
 
 def test_roles_alternate_back_from_the_candidate():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -362,3 +363,85 @@ def test_options_test_holm_and_stars_are_checked() -> None:
         SignificanceOptions(holm={"items": "yes"})
     with pytest.raises(ValueError, match="statistics.stars 'models'"):
         SignificanceOptions(stars="models")
+
+
+def _hand_signed_rank_effect(variant: list[float], base: list[float]) -> float:
+    """Matched-pairs rank-biserial, by hand: rank |d| (ties averaged) without the zero differences,
+    then (sum of ranks of positive d - sum of ranks of negative d) / sum of all ranks."""
+    d = np.array(variant) - np.array(base)
+    d = d[d != 0]
+    magnitudes = np.abs(d)
+    ranks = np.array([(magnitudes < m).sum() + ((magnitudes == m).sum() + 1) / 2 for m in magnitudes])
+    return float((ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum())
+
+
+def _hand_rank_sum_effect(variant: list[float], base: list[float]) -> float:
+    """2 U / (n1 n2) - 1, U counted pair by pair: the share of (variant, base) pairs the variant wins."""
+    x, y = np.array(variant)[:, None], np.array(base)[None, :]
+    wins = (x > y).sum() + 0.5 * (x == y).sum()
+    return float(2 * wins / (x.size * y.size) - 1)
+
+
+def _swapped(cells: dict) -> dict:
+    """The same scores with the base and benign cells trading places."""
+    rename = {"base": "benign", "benign": "base"}
+    out = {}
+    for (policy, variant, benchmark), cell in cells.items():
+        if variant in rename:
+            out[(policy, rename[variant], benchmark)] = replace(cell, variant=rename[variant])
+    return out
+
+
+@pytest.mark.parametrize("test", ["signed-rank", "rank-sum"])
+def test_effect_sizes_point_from_base_to_variant_and_flip_when_swapped(test: str) -> None:
+    """Issue 16: every effect size and median difference is the variant's side minus Base's, as an
+    independent computation gives it (items paired by id, not by position), at each unit; swapping the
+    two cells flips every sign and leaves every p-value as it was."""
+    rng = random.Random(23)
+    cells = {}
+    for k, policy in enumerate(["p1", "p2", "p3", "p4", "p5", "p6"]):
+        base_items = [ItemScore(id=f"q{i}", score=round(rng.random(), 2), category="xy"[i % 2]) for i in range(30)]
+        lift = 0.04 * (k - 1)  # p1 goes down, p2 stays, the others go up, category x more than y
+        variant_items = [ItemScore(id=i.id, score=round(i.score + lift * (2 if i.category == "x" else 1)
+                                                        + rng.uniform(-0.1, 0.1), 2), category=i.category)
+                         for i in base_items]
+        rng.shuffle(variant_items)  # pairing must be by item id
+        cells[(policy, "base", "bias")] = _cell(policy, "base", "bias", base_items)
+        cells[(policy, "benign", "bias")] = _cell(policy, "benign", "bias", variant_items)
+    options = SignificanceOptions(test=test)
+    hand = _hand_signed_rank_effect if test == "signed-rank" else _hand_rank_sum_effect
+    index = index_records(run_all_tests(cells, options))
+    swapped = index_records(run_all_tests(_swapped(cells), options))
+
+    def values(policy: str, variant: str, category: str | None = None) -> list[float]:
+        items = sorted(cells[(policy, variant, "bias")].items, key=lambda i: i.id)
+        return [i.score for i in items if category is None or i.category == category]
+
+    checked = 0
+    for key, record in index.items():
+        scope, _, _, _, policy, category = key
+        if scope == ITEMS:
+            variant, base = values(policy, "benign"), values(policy, "base")
+        elif scope == ITEMS_BY_CATEGORY:
+            variant, base = values(policy, "benign", category), values(policy, "base", category)
+        elif scope == ACROSS_CATEGORIES:
+            variant = [float(np.mean(values(policy, "benign", c))) for c in "xy"]
+            base = [float(np.mean(values(policy, "base", c))) for c in "xy"]
+        elif scope == ACROSS_MODELS:
+            variant = [float(np.mean(values(p, "benign"))) for p in ["p1", "p2", "p3", "p4", "p5", "p6"]]
+            base = [float(np.mean(values(p, "base"))) for p in ["p1", "p2", "p3", "p4", "p5", "p6"]]
+        else:  # ACROSS_MODELS_BY_CATEGORY
+            variant = [float(np.mean(values(p, "benign", category))) for p in ["p1", "p2", "p3", "p4", "p5", "p6"]]
+            base = [float(np.mean(values(p, "base", category))) for p in ["p1", "p2", "p3", "p4", "p5", "p6"]]
+        assert record.test.effect_size == pytest.approx(hand(variant, base), abs=1e-12), key
+        assert record.test.median_difference == pytest.approx(float(np.median(np.subtract(variant, base))),
+                                                              abs=1e-12), key
+        mirror = swapped[key]
+        assert mirror.test.effect_size == pytest.approx(-record.test.effect_size, abs=1e-12), key
+        assert mirror.test.median_difference == pytest.approx(-record.test.median_difference, abs=1e-12), key
+        assert mirror.test.p_value == pytest.approx(record.test.p_value, rel=1e-12), key
+        checked += 1
+    assert checked == 6 * 4 + 1 + 2  # per policy: items, two categories, across categories; pooled: 3
+    signs = {policy: np.sign(index[(ITEMS, "bias", "benign", "base", policy, "")].test.effect_size)
+             for policy in ["p1", "p3", "p6"]}
+    assert signs == {"p1": -1.0, "p3": 1.0, "p6": 1.0}

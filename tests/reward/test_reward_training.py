@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -219,10 +220,18 @@ def test_sigterm_checkpoints_then_stops_and_a_changed_config_is_refused(world, r
         if step == 3:
             os.kill(os.getpid(), signal.SIGTERM)
 
-    with pytest.raises(TrainingInterrupted, match="after step 3 of 6"):
-        run(world, tmp_path, on_step=terminate)
+    def outer_handler(signum, frame):  # whatever handled SIGTERM before training
+        raise AssertionError("training must handle SIGTERM itself while it runs")
+
+    previous = signal.signal(signal.SIGTERM, outer_handler)
+    try:
+        with pytest.raises(TrainingInterrupted, match="after step 3 of 6"):
+            run(world, tmp_path, on_step=terminate)
+        assert signal.getsignal(signal.SIGTERM) is outer_handler  # and it is back afterwards
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     assert latest_checkpoint(tmp_path / "checkpoints").name == "step-00000003"
-    assert signal.getsignal(signal.SIGTERM) is not None  # the previous handler is back
+    assert not (tmp_path / "model").exists() and not (tmp_path / "metrics.json").exists()
 
     with pytest.raises(ValueError, match="delete .*checkpoints"):
         run(world, tmp_path, config={**CONFIG, "learning_rate": 1e-3})
@@ -233,6 +242,56 @@ def test_sigterm_checkpoints_then_stops_and_a_changed_config_is_refused(world, r
     )
     assert metrics["training"]["resumed_from_step"] == 3
     assert_same_weights(tmp_path, reference[0])
+
+
+def test_sigterm_from_outside_stops_the_job_after_a_checkpoint(world, tmp_path):
+    """What SLURM does before a kill: another process sends SIGTERM. The job writes a checkpoint of
+    the step in progress (step 3; the cadence alone would write 2 and 4), exits with an error that
+    says how to resume, and writes no model."""
+    ready, sent = tmp_path / "ready", tmp_path / "sent"
+    script = textwrap.dedent(f"""
+        import json, sys, time
+        sys.path[:0] = {sys.path!r}
+        from pathlib import Path
+        from karma.job_logging import setup_job_logging
+        from karma.reward.training import train_reward_model
+        out, world = Path({str(tmp_path)!r}), Path({str(world)!r})
+        def wait_for_the_signal(step):
+            if step == 3:
+                (out / "ready").touch()
+                for _ in range(1200):  # the handler runs during the sleeps
+                    if (out / "sent").exists():
+                        return
+                    time.sleep(0.05)
+        setup_job_logging(out / "job.log")
+        train_reward_model(world / "train.parquet", world / "test.parquet", out / "model",
+            out / "metrics.json", out / "checkpoints", json.loads({json.dumps(json.dumps(CONFIG))}),
+            backbone={SPEC!r}, tokenizer_dir=world / "tok", threads=1, on_step=wait_for_the_signal)
+    """)
+    job = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    try:
+        for _ in range(3000):
+            if ready.exists() or job.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert ready.exists(), job.communicate()[1][-2000:]
+        job.send_signal(signal.SIGTERM)
+        sent.touch()
+        _, stderr = job.communicate(timeout=300)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode == 1, stderr[-2000:]
+    assert "TrainingInterrupted: stopped by SIGTERM after step 3 of 6" in stderr
+    assert "re-run the job to resume" in stderr
+    assert latest_checkpoint(tmp_path / "checkpoints").name == "step-00000003"
+    assert not (tmp_path / "model").exists() and not (tmp_path / "metrics.json").exists()
+    log = (tmp_path / "job.log").read_text()
+    assert "SIGTERM received: checkpointing after the current step, then stopping" in log
+    written = [line for line in log.splitlines() if "checkpoint written: " in line]
+    assert [line.rsplit("/", 1)[-1] for line in written] == ["step-00000002", "step-00000003"]
+    assert log.index("SIGTERM received") < log.index(written[-1])
 
 
 def test_incomplete_checkpoints_are_ignored(tmp_path):

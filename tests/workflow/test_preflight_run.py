@@ -20,7 +20,7 @@ from workflow_runner import ROOT, SNAKEMAKE, planned_jobs
 
 PAPER = str(ROOT / "config" / "paper.yaml")
 DEMO = str(ROOT / "config" / "config.yaml")
-PAPER_JOBS = 200
+PAPER_JOBS = 201
 
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -79,7 +79,7 @@ def test_paper_run_with_nothing_present_stops_in_seconds_with_one_summary(tmp_pa
         "Pushshift dumps missing (reddit.submissions / reddit.comments)",
         "Gated models need a Hugging Face token, and none is set",
         "HF_HUB_OFFLINE set, but 19 downloads are planned",
-        "51.4 GB of model weights to download on a machine that is not a login node",
+        "52.7 GB of model weights to download on a machine that is not a login node",
     ]
     assert "academictorrents.com" in out and "resources/pushshift/RC_2023-03.zst" in out
     assert "Traceback" not in out and "Error in rule" not in out
@@ -179,7 +179,7 @@ def test_defect9_numbers_yaml_reads_as_text_are_accepted(tmp_path):
     assert yaml.safe_load(extra.read_text())["reward"]["training"]["learning_rate"] == "1e-5"
     code, out, _ = run(tmp_path, "-n", configfiles=(DEMO, extra))
     assert code == 0, out[-3000:]
-    assert total_jobs(out) == 45
+    assert total_jobs(out) == 46
 
 
 @pytest.mark.parametrize("name", ["..", "../../../../tmp/x"])

@@ -1,7 +1,8 @@
 """Stage 2 of the data stage: one job per comments dump keeps the comments of candidate posts.
 
 A month of comments is hundreds of GB, and nearly every line belongs to a post that was not kept.
-A compiled loop (``karma.data._linescan``) walks each decompressed block in place, finds every line's
+A compiled loop (``karma.data._linescan``; :mod:`karma.data.link_id_scan` runs the same rule in Python
+where it is not built) walks each decompressed block in place, finds every line's
 ``"link_id": "t3_<id>"`` key (with or without blanks) and returns only the lines that need a JSON
 parse: those of candidate posts and every line whose link id a byte search cannot read with
 certainty (two ``link_id`` keys, a nested object, escapes, malformed or oddly spelled lines),
@@ -13,6 +14,7 @@ exact either way. Memory holds the candidate post ids and one decompressed block
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -21,18 +23,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from karma.data.filters import RedditFilters, unsubstantive_reason
+from karma.data.link_id_scan import LinesToParse, choose_lines_to_parse
 from karma.data.pushshift import DropCounts, DumpLineError, iter_regions, scan_progress
 from karma.data.records import Comment, MalformedRecord, parse_line, to_comment
 from karma.file_digest import confirm_verified
 from karma.parquet_io import BatchedParquetWriter, write_json
-
-try:
-    from karma.data._linescan import lines_to_parse
-except ImportError as missing:
-    raise ImportError(
-        "karma.data._linescan, the compiled comment scan (src/karma/data/_linescan.c), is not built: run "
-        "`make test` or `pip install -e .` in the repository (needs a C compiler and the Python "
-        "headers)") from missing
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +50,15 @@ COMMENT_SCHEMA = pa.schema(
 NOT_KEPT = "post_not_kept"
 
 
+@functools.cache
+def _scan_with_one_warning() -> LinesToParse:
+    """The line scan; the first call in a process logs once that it is the slower Python one."""
+    lines_to_parse, fallback_warning = choose_lines_to_parse()
+    if fallback_warning:
+        log.warning(fallback_warning)
+    return lines_to_parse
+
+
 def read_post_ids(post_files: Iterable[str | Path]) -> set[bytes]:
     ids: set[bytes] = set()
     for path in post_files:
@@ -65,9 +69,9 @@ def read_post_ids(post_files: Iterable[str | Path]) -> set[bytes]:
 
 class _CommentSink:
     def __init__(self, writer: BatchedParquetWriter, counts: DropCounts, post_ids: set[bytes],
-                 filters: RedditFilters, source: str) -> None:
+                 filters: RedditFilters, source: str, lines_to_parse: LinesToParse) -> None:
         self.writer, self.counts, self.post_ids = writer, counts, post_ids
-        self.filters, self.source = filters, source
+        self.filters, self.source, self.lines_to_parse = filters, source, lines_to_parse
 
     def take(self, line: bytes, number: int) -> None:
         """Parse one line the scan could not settle, and keep or drop it."""
@@ -114,9 +118,9 @@ def _note_skipped_lines(buf: bytes, start: int, end: int, parsed: set[int], firs
 
 
 def _scan_region(buf: bytes, start: int, end: int, sink: _CommentSink) -> None:
-    """Parse only the lines the compiled scan returns; the rest belong to posts not kept."""
+    """Parse only the lines the scan returns; the rest belong to posts not kept."""
     counts = sink.counts
-    n_lines, spans = lines_to_parse(buf, start, end, sink.post_ids)
+    n_lines, spans = sink.lines_to_parse(buf, start, end, sink.post_ids)
     first = counts.read + 1  # the number of the region's first line
     counts.read += n_lines
     for line_start, line_end, index in spans:
@@ -142,11 +146,12 @@ def collect_comments(
     """
     confirm_verified(dump, verified)
     post_ids = read_post_ids(post_files)
+    lines_to_parse = _scan_with_one_warning()
     log.info("%s: scanning for comments of %d candidate posts", dump, len(post_ids))
     counts = DropCounts(file=str(dump))
     progress = scan_progress("comments", dump, counts)
     with BatchedParquetWriter(out_parquet, COMMENT_SCHEMA) as writer:
-        sink = _CommentSink(writer, counts, post_ids, filters, str(dump))
+        sink = _CommentSink(writer, counts, post_ids, filters, str(dump), lines_to_parse)
         for buf, start, end in iter_regions(dump, counts.warn, on_read=progress.advance):
             _scan_region(buf, start, end, sink)
     progress.finish()
