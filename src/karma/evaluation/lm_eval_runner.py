@@ -429,7 +429,10 @@ def _evaluate(
     dtype: str | None,
     run_config: Mapping[str, Any] | None,
 ) -> None:
+    from karma.backbones import pick_device
+
     started = time.perf_counter()
+    device = str(pick_device(device))  # the configs' "auto"; torch takes only a concrete device
     limits = dict(limits or {})
     out_paths = {name: Path(path) for name, path in out_paths.items()}
     _check_arguments(benchmarks, out_paths, limits, batch_size)
