@@ -85,6 +85,13 @@ def build_causal_lm(
     return model
 
 
+def pick_device(device: str = "auto") -> torch.device:
+    """``auto`` (the configs' ``device`` keys) is the GPU when there is one, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
 def _model_dir(path: str | Path, what: str) -> Path:
     path = Path(path)
     if not (path / "config.json").is_file():

@@ -57,9 +57,7 @@ def sha256_of(path: str | Path, progress_every_s: float = 30.0) -> str:
     return digest.hexdigest()
 
 
-def verify_sha256(path: str | Path, expected: str, what: str) -> str:
-    """Hash ``path`` and compare with ``expected`` (a full digest, or a prefix of one)."""
-    actual = sha256_of(path)
+def _check_digest(actual: str, expected: str, path: str | Path, what: str) -> str:
     if not actual.startswith(expected.lower()):
         raise ChecksumError(
             f"{path}: SHA-256 is {actual}, but {what} requires {expected}. The file is corrupt, "
@@ -67,6 +65,19 @@ def verify_sha256(path: str | Path, expected: str, what: str) -> str:
         )
     log.info("%s: SHA-256 %s matches %s", path, actual, what)
     return actual
+
+
+def verify_sha256(path: str | Path, expected: str, what: str) -> str:
+    """Hash ``path`` and compare with ``expected`` (a full digest, or a prefix of one)."""
+    return _check_digest(sha256_of(path), expected, path, what)
+
+
+def read_verified(path: str | Path, expected: str, what: str) -> bytes:
+    """The file's bytes once their SHA-256 matches ``expected``: the bytes checked are the bytes
+    used, so a file swapped between check and use (a pickle, say) is never loaded unchecked."""
+    data = Path(path).read_bytes()
+    _check_digest(hashlib.sha256(data).hexdigest(), expected, path, what)
+    return data
 
 
 def expected_checkpoint_hash(path: str | Path, sha256: str | None, what: str) -> str:

@@ -9,6 +9,10 @@ given; without one, the fetch resolves the branch to its commit, warns, and reco
 file ``resources/hub.lock.json``; later fetches of that repository use the locked commit, and a
 config pin that differs from the lock is refused. Each fetched folder holds ``.hub-source.json``
 (each fetched file a ``<file>.hub-source.json`` beside it) naming the repository and commit.
+
+Every request goes through a :class:`HubClient`; the offline rehearsal (``karma.demo.rehearsal``)
+passes one that serves generated files, so what lands in ``resources/`` (files, records, lock) is
+written by these functions, as in a real fetch.
 """
 
 from __future__ import annotations
@@ -21,16 +25,28 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from karma.file_digest import expected_checkpoint_hash, verify_sha256
-from karma.parquet_io import write_json
 
 log = logging.getLogger(__name__)
 
 LOCK_PATH = Path("resources/hub.lock.json")
 SOURCE_NAME = ".hub-source.json"
+# What fetch_model takes from a model repository: weights, configs, tokenizer files.
+MODEL_FILE_PATTERNS = ["*.json", "*.safetensors", "tokenizer*", "*.model", "*.txt"]
+ULTRACHAT_REPO = "HuggingFaceH4/ultrachat_200k"
+# Detoxify's `original` checkpoint builds on this repository's config and tokenizer: what fetch_detoxify takes.
+DETOXIFY_CONFIG_REPO = "google-bert/bert-base-uncased"
+DETOXIFY_CONFIG_PATTERNS = ["config.json", "tokenizer*", "vocab.txt", "special_tokens_map.json"]
 COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def write_json(obj: Any, path: str | Path) -> None:
+    # Imported here: the workflow reads this module's constants at parse time, parquet_io pulls pyarrow.
+    from karma.parquet_io import write_json as write
+
+    write(obj, path)
 
 
 class HubPinError(RuntimeError):
@@ -48,6 +64,39 @@ def resolve_revision(repo: str, repo_type: str, revision: str | None) -> str:
     return HfApi().repo_info(repo, repo_type=repo_type, revision=revision).sha
 
 
+class HubClient:
+    """The requests a fetch makes: the Hugging Face hub, ``datasets`` and plain HTTPS downloads."""
+
+    def resolve_revision(self, repo: str, repo_type: str, revision: str | None) -> str:
+        return resolve_revision(repo, repo_type, revision)
+
+    def snapshot(self, repo: str, commit: str, local_dir: Path, patterns: list[str]) -> None:
+        """The files of a model repository that match ``patterns``, into ``local_dir``."""
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(repo_id=repo, revision=commit, local_dir=str(local_dir), allow_patterns=patterns)
+
+    def dataset_file(self, repo: str, filename: str, commit: str) -> str:
+        """One file of a dataset repository; the path of its cached copy."""
+        from huggingface_hub import hf_hub_download
+
+        return hf_hub_download(repo_id=repo, filename=filename, repo_type="dataset", revision=commit)
+
+    def dataset_split(self, repo: str, config_name: str | None, split: str, commit: str) -> Any:
+        """One split of a hub dataset as a ``datasets.Dataset``."""
+        from datasets import load_dataset
+
+        return load_dataset(repo, config_name, split=split, revision=commit)
+
+    def open_url(self, url: str) -> BinaryIO:
+        import urllib.request
+
+        return urllib.request.urlopen(url, timeout=120)
+
+
+HUB = HubClient()
+
+
 @contextmanager
 def _lock_file(lock_path: Path) -> Iterator[dict[str, Any]]:
     """The lock file's entries, read and written back under an exclusive lock (parallel fetches)."""
@@ -60,7 +109,7 @@ def _lock_file(lock_path: Path) -> Iterator[dict[str, Any]]:
 
 
 def pinned_commit(repo: str, repo_type: str, revision: str | None,
-                  lock_path: str | Path = LOCK_PATH) -> str:
+                  lock_path: str | Path = LOCK_PATH, *, hub: HubClient = HUB) -> str:
     """The commit to fetch: the config's pin, else the locked one, else main's commit now (locked)."""
     key = f"{repo_type}:{repo}"
     if revision is not None and not COMMIT.fullmatch(revision):
@@ -76,7 +125,7 @@ def pinned_commit(repo: str, repo_type: str, revision: str | None,
                 "files, then fetch again")
         commit = revision or locked
         if commit is None:
-            commit = resolve_revision(repo, repo_type, None)
+            commit = hub.resolve_revision(repo, repo_type, None)
             log.warning("%s is NOT PINNED in the config: fetching main at commit %s and recording "
                         "it in %s; pin it with revision: %s", key, commit, lock_path, commit)
         elif revision is None:
@@ -93,20 +142,20 @@ def _record_source(out: Path, repo: str, repo_type: str, commit: str, **details:
 
 
 def fetch_dataset_split(repo: str, split: str, out_path: str | Path,
-                        config_name: str | None = None, revision: str | None = None) -> None:
+                        config_name: str | None = None, revision: str | None = None, *,
+                        hub: HubClient = HUB) -> None:
     """Save one split (of one config) of a hub dataset as Parquet.
 
     ``datasets`` no longer runs loading scripts; a repository that still ships only a script fails
     with a message saying to pin a commit of the hub's Parquet export (``refs/convert/parquet``).
     """
     from datasets import __version__ as datasets_version
-    from datasets import load_dataset
 
-    commit = pinned_commit(repo, "dataset", revision)
+    commit = pinned_commit(repo, "dataset", revision, hub=hub)
     log.info("fetching dataset %s/%s split %s at %s (%s)", repo, config_name or "default", split,
              commit, _token_note())
     try:
-        dataset = load_dataset(repo, config_name, split=split, revision=commit)
+        dataset = hub.dataset_split(repo, config_name, split, commit)
     except RuntimeError as err:
         if "scripts are no longer supported" not in str(err):
             raise
@@ -123,10 +172,10 @@ def fetch_dataset_split(repo: str, split: str, out_path: str | Path,
     log.info("wrote %d rows to %s", len(dataset), out)
 
 
-def fetch_model(repo: str, out_dir: str | Path, revision: str | None = None) -> None:
+def fetch_model(repo: str, out_dir: str | Path, revision: str | None = None, *,
+                hub: HubClient = HUB) -> None:
     """Snapshot a hub model's safetensors weights, config and tokenizer files into ``out_dir``."""
-    fetch_model_files(repo, out_dir, ["*.json", "*.safetensors", "tokenizer*", "*.model", "*.txt"],
-                      revision)
+    fetch_model_files(repo, out_dir, MODEL_FILE_PATTERNS, revision, hub=hub)
     if not any(Path(out_dir).glob("*.safetensors")):
         raise RuntimeError(
             f"{repo} has no safetensors weights; pick a revision that ships them "
@@ -135,47 +184,45 @@ def fetch_model(repo: str, out_dir: str | Path, revision: str | None = None) -> 
 
 
 def fetch_dataset_file(repo: str, filename: str, out_path: str | Path,
-                       revision: str | None = None) -> None:
+                       revision: str | None = None, *, hub: HubClient = HUB) -> None:
     """Copy one file of a hub dataset repository (e.g. a CSV) to ``out_path``."""
     import shutil
 
-    from huggingface_hub import hf_hub_download
-
-    commit = pinned_commit(repo, "dataset", revision)
+    commit = pinned_commit(repo, "dataset", revision, hub=hub)
     log.info("fetching %s from dataset %s at %s (%s)", filename, repo, commit, _token_note())
-    cached = hf_hub_download(repo_id=repo, filename=filename, repo_type="dataset",
-                             revision=commit)
+    cached = hub.dataset_file(repo, filename, commit)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(cached, out)
     _record_source(out, repo, "dataset", commit, file=filename)
 
 
-def fetch_benchmark_source(source: dict[str, str], out_path: str | Path) -> None:
+def fetch_benchmark_source(source: dict[str, str], out_path: str | Path, *,
+                           hub: HubClient = HUB) -> None:
     """``{repo, file}`` copies a file; ``{repo, split[, config]}`` saves a split as Parquet."""
     if "file" in source:
-        fetch_dataset_file(source["repo"], source["file"], out_path, source.get("revision"))
+        fetch_dataset_file(source["repo"], source["file"], out_path, source.get("revision"), hub=hub)
     elif "split" in source:
         fetch_dataset_split(source["repo"], source["split"], out_path, source.get("config"),
-                            source.get("revision"))
+                            source.get("revision"), hub=hub)
     else:
         raise ValueError(f"benchmark download {source}: give 'file' or 'split' (and 'config')")
 
 
-def fetch_url(url: str, out_path: str | Path, sha256: str | None, what: str) -> None:
+def fetch_url(url: str, out_path: str | Path, sha256: str | None, what: str, *,
+              hub: HubClient = HUB) -> None:
     """Download a release file (e.g. Detoxify's checkpoint on GitHub) and verify it before it is
     moved into place: against ``sha256`` (config key ``what``) or, without one, against the hash
     prefix its published name carries, as torch.hub does."""
     import shutil
     import urllib.parse
-    import urllib.request
 
     expected = expected_checkpoint_hash(Path(urllib.parse.urlparse(url).path).name, sha256, what)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     log.info("downloading %s", url)
-    with urllib.request.urlopen(url, timeout=120) as response, tmp.open("wb") as handle:
+    with hub.open_url(url) as response, tmp.open("wb") as handle:
         shutil.copyfileobj(response, handle)
     try:
         digest = verify_sha256(tmp, expected, what)
@@ -188,12 +235,9 @@ def fetch_url(url: str, out_path: str | Path, sha256: str | None, what: str) -> 
 
 
 def fetch_model_files(repo: str, out_dir: str | Path, patterns: list[str],
-                      revision: str | None = None) -> None:
+                      revision: str | None = None, *, hub: HubClient = HUB) -> None:
     """Some or all files of a hub model at a pinned commit, e.g. the config Detoxify builds on."""
-    from huggingface_hub import snapshot_download
-
-    commit = pinned_commit(repo, "model", revision)
+    commit = pinned_commit(repo, "model", revision, hub=hub)
     log.info("fetching %s from %s at %s (%s)", patterns, repo, commit, _token_note())
-    snapshot_download(repo_id=repo, revision=commit, local_dir=str(out_dir),
-                      allow_patterns=patterns)
+    hub.snapshot(repo, commit, Path(out_dir), patterns)
     _record_source(Path(out_dir), repo, "model", commit, patterns=patterns)

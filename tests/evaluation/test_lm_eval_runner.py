@@ -371,3 +371,19 @@ def test_force_offline_sets_already_imported_libraries(monkeypatch: pytest.Monke
     force_offline()
     assert huggingface_hub.constants.HF_HUB_OFFLINE is True and datasets.config.HF_HUB_OFFLINE is True
     assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["HF_DATASETS_OFFLINE"] == "1"
+
+
+def test_auto_batch_size_on_the_cpu_skips_the_gpu_memory_probe(model_dir: Path, monkeypatch) -> None:
+    """paper.yaml's ``batch_size: auto``: on a CPU lm-eval's probe can only return its cap (nothing
+    runs out of memory) after a full-length forward pass; the runner takes the cap directly."""
+    from lm_eval.models.huggingface import HFLM
+
+    from karma.evaluation.lm_eval_runner import CPU_AUTO_BATCH_SIZE, _load_lm
+
+    def no_probe(*args: Any, **kwargs: Any) -> int:
+        raise AssertionError("the GPU-memory probe ran on the CPU")
+
+    monkeypatch.setattr(HFLM, "_detect_batch_size", no_probe)
+    lm = _load_lm(model_dir, "cpu", "auto", None)
+    assert lm.batch_size_per_gpu == CPU_AUTO_BATCH_SIZE == lm.max_batch_size
+    assert _load_lm(model_dir, "cpu", 3, None).batch_size_per_gpu == 3

@@ -26,6 +26,7 @@ from karma.ppo.state import read_prompts
 from karma.ppo.trl_backend import (
     ADDED_PAD_TOKEN,
     AdapterRewardModel,
+    _ppo_config,
     build_models,
     ensure_distinct_pad,
     export_policy,
@@ -211,3 +212,12 @@ def test_prompt_order_continues_across_a_resume():
     assert full[:9] != full[9:18]
     assert prompt_order(10, 3, seed=7, start_update=5, total_updates=8) == full[15:]
     assert prompt_order(10, 3, seed=8, start_update=0, total_updates=8) != full
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu"])
+def test_bf16_on_a_machine_without_gpu_runs_on_the_cpu(device, tmp_path, monkeypatch):
+    """paper.yaml's bf16 policies with ``device: auto``: transformers refuses bf16 without a GPU
+    unless ``use_cpu`` is set, so "auto" must resolve before the PPO config is built."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    args = _ppo_config(PolicyTrainingConfig(bf16=True, device=device), tmp_path, tmp_path / "scratch", 2)
+    assert args.use_cpu and args.bf16

@@ -15,6 +15,7 @@ from karma.config_checks import (
     stop_on_config_errors,
 )
 from karma.evaluation.toxicity import ToxicityConfig
+from karma.hub_fetch import DETOXIFY_CONFIG_REPO, ULTRACHAT_REPO
 from karma.ppo.settings import PolicyTrainingConfig
 from karma.evaluation.benchmark_metrics import primary_metrics
 from karma.report.layout import figure_paths, report_entry, report_title, table_paths
@@ -25,8 +26,6 @@ LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 SETTINGS = ["generalized", "conditioned"]
 PROMPT_SOURCES = ["reddit", "ultrachat"]
-ULTRACHAT_REPO = "HuggingFaceH4/ultrachat_200k"
-DETOXIFY_CONFIG_REPO = "google-bert/bert-base-uncased"
 
 
 def policy_settings(policy):

@@ -65,6 +65,9 @@ from karma.provenance import collect_provenance
 
 log = logging.getLogger(__name__)
 
+# lm-eval's default cap for batch_size "auto" (HFLM's max_batch_size), also the batch "auto" means on a CPU.
+CPU_AUTO_BATCH_SIZE = 64
+
 TASKS_DIR = Path(__file__).parent / "tasks"
 
 
@@ -402,7 +405,13 @@ def _load_lm(model_dir: Path, device: str, batch_size: int | str, dtype: str | N
         raise ValueError(f"evaluation dtype {dtype!r} is not a torch dtype (e.g. float32, bfloat16)")
     model = load_causal_lm(model_dir, dtype=torch_dtype).to(device).eval()
     tokenizer = load_tokenizer(model_dir)
-    return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
+    if batch_size == "auto" and torch.device(device).type == "cpu":
+        # lm-eval's "auto" probes for the largest batch that fits GPU memory, from its cap down, with a
+        # forward pass at full context length. A CPU does not run out, so the probe returns the cap,
+        # after minutes of (emulated) bf16 work per job: take the cap without the probe.
+        log.info("batch_size auto on the CPU: lm-eval's cap %d, without its GPU-memory probe", CPU_AUTO_BATCH_SIZE)
+        batch_size = CPU_AUTO_BATCH_SIZE
+    return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, max_batch_size=CPU_AUTO_BATCH_SIZE)
 
 
 def _check_arguments(
@@ -479,7 +488,10 @@ def _evaluate(
     dtype: str | None,
     run_config: Mapping[str, Any] | None,
 ) -> None:
+    from karma.backbones import pick_device
+
     started = time.perf_counter()
+    device = str(pick_device(device))  # the configs' "auto"; torch takes only a concrete device
     limits = dict(limits or {})
     out_paths = {name: Path(path) for name, path in out_paths.items()}
     _check_arguments(benchmarks, out_paths, limits, batch_size)

@@ -123,7 +123,8 @@ class PolicyTrainingConfig:
 
     ``finetune``: ``full`` trains every weight; ``lora`` (7B/8B policies on one 80 GB GPU) trains LoRA
     adapters on policy and value model, with weights held in bf16 when ``bf16`` is set.
-    ``bf16``: bf16 mixed precision (GPU only). ``gradient_checkpointing``: trade compute for memory.
+    ``bf16``: bf16 mixed precision (CPU autocast where there is no GPU, as in the rehearsal).
+    ``gradient_checkpointing``: trade compute for memory.
     ``same_family_intended``: allow a policy of the reward model's architecture family.
     ``checkpoint_every``: updates between resume checkpoints. ``sample_every``/``samples_per_row``:
     how often and how many sample completions go into the train log. ``keep_checkpoints``: keep the

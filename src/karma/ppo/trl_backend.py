@@ -57,7 +57,7 @@ from transformers import (
     set_seed,
 )
 
-from karma.backbones import load_causal_lm, load_tokenizer
+from karma.backbones import load_causal_lm, load_tokenizer, pick_device
 from karma.formats import Setting, fit_prompt, render_prompt
 from karma.ppo.checkpoints import Checkpoint, TrainingState
 from karma.ppo.cross_tokenizer import CrossTokenizerReward, TextScorer
@@ -403,7 +403,9 @@ def _ppo_config(config: PolicyTrainingConfig, policy_dir: Path, scratch_dir: Pat
         report_to="none",
         disable_tqdm=True,
         logging_steps=1,
-        use_cpu=config.device == "cpu",
+        # device "auto" on a machine without a GPU is the CPU: transformers refuses bf16 there
+        # unless told so ("Your setup doesn't support bf16/gpu"); paper.yaml's bf16 policies hit it.
+        use_cpu=pick_device(config.device).type == "cpu",
     )
 
 

@@ -44,7 +44,7 @@ from transformers import (
 from transformers.configuration_utils import SubConfigSpec
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from karma.backbones import load_backbone, load_tokenizer
+from karma.backbones import load_backbone, load_tokenizer, pick_device
 from karma.formats import CHAT_TEMPLATE
 from karma.progress import Progress
 
@@ -209,13 +209,6 @@ def encode(
         return_tensors="pt",
     )
     return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    """``auto`` is the GPU when there is one, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def save_reward_model(
