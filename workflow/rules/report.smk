@@ -19,6 +19,7 @@ rule tables:
     params:
         statistics=config["statistics"],
         settings=SETTINGS,
+        example_settings=SETTINGS,
         policy_order=POLICIES,
         paper_policy_map=config["report"]["paper_policy_map"],
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),

@@ -13,5 +13,5 @@ write_all_tables(
     paper_policy_map=params.paper_policy_map,
     ppo_summaries=snakemake.input.ppo_summaries,
     threads_manifest=snakemake.input.threads_manifest,
-    example_stats=dict(zip(params.settings, snakemake.input.example_stats)),
+    example_stats=dict(zip(params.example_settings, snakemake.input.example_stats, strict=True)),
 )
