@@ -77,7 +77,32 @@ def _deep_merge(base, override):
 VARIANTS = config["variants"]
 TRAINED_VARIANTS = [name for name, spec in VARIANTS.items() if "setting" in spec]
 POLICIES = list(config["policies"])
-BENCHMARKS = list(config["benchmarks"]["names"])
+# The karma reward on held-out prompts is its own job (sampling + reward models); the rest run in lm-eval.
+KARMA_REWARD = "reward"
+EVAL_REWARD = KARMA_REWARD in config["benchmarks"]["names"]
+BENCHMARKS = [name for name in config["benchmarks"]["names"] if name != KARMA_REWARD]
+PERMUTED_SUFFIX = "-permuted"
+# Demo: tiny spec policies are warm-started as language models before PPO (karma.demo.pretraining).
+PRETRAIN = config["demo"].get("pretrain")
+
+
+def variant_reward_model(variant):
+    """The reward model a trained variant is PPO-trained against: its setting, or the permuted-label
+    model of its setting (the negative control)."""
+    spec = VARIANTS[variant]
+    permuted = spec.get("labels", "observed") == "permuted"
+    return spec["setting"] + (PERMUTED_SUFFIX if permuted else "")
+
+
+# Reward models: both settings always (the reward table compares them), permuted ones when used.
+REWARD_MODELS = SETTINGS + sorted(
+    {
+        variant_reward_model(name)
+        for name in TRAINED_VARIANTS
+        if VARIANTS[name]["policies"]
+    }
+    - set(SETTINGS)
+)
 
 
 def _check_policies():
@@ -136,6 +161,7 @@ wildcard_constraints:
     submissions_dump=_alternatives(SUBMISSION_DUMPS),
     comments_dump=_alternatives(COMMENT_DUMPS),
     setting=_alternatives(SETTINGS),
+    reward_model=_alternatives(REWARD_MODELS),
     source=_alternatives(PROMPT_SOURCES),
     shard=r"\d+",
     model=_alternatives(config["models"]),
@@ -178,6 +204,7 @@ def data_targets():
             split=["train", "test"],
         ),
         *expand(f"{RESULTS}/data/prompts/{{source}}.parquet", source=PROMPT_SOURCES),
+        *([f"{RESULTS}/data/prompts/heldout.parquet"] if EVAL_REWARD else []),
     ]
 
 
@@ -185,13 +212,34 @@ def tokenizer_dir(name):
     return f"{RESULTS}/tokenizers/{name}"
 
 
+def warm_started(name):
+    """A policy built from a spec (demo) is warm-started when demo.pretrain is set."""
+    return (
+        bool(PRETRAIN)
+        and name in config["policies"]
+        and "spec" in config["models"][name]
+    )
+
+
 def model_dir(name):
-    """A hub model is fetched into resources/; a spec model is built (with its tokenizer) per run."""
+    """A hub model is fetched into resources/; a spec model is built (with its tokenizer) per run
+    into models/<name>/init, and a warm-started policy is trained from there into .../pretrained.
+    """
     if name not in config["models"]:
         raise ValueError(f"model {name!r} is not defined under config key 'models'")
     if "hub" in config["models"][name]:
         return f"resources/models/{name}"
-    return f"{RESULTS}/models/{name}"
+    if warm_started(name):
+        return f"{RESULTS}/models/{name}/pretrained"
+    return f"{RESULTS}/models/{name}/init"
+
+
+def pretrain_params(wildcards):
+    return {"seed": config["seed"], **PRETRAIN}
+
+
+def pretrain_targets():
+    return [f"{RESULTS}/models/{p}/pretrain.json" for p in POLICIES if warm_started(p)]
 
 
 def policy_model(policy, variant):
@@ -272,7 +320,21 @@ def cell_path(policy, variant, benchmark):
 
 
 def eval_targets():
-    return [cell_path(p, v, b) for p, v in policy_variant_pairs() for b in BENCHMARKS]
+    names = BENCHMARKS + ([KARMA_REWARD] if EVAL_REWARD else [])
+    return [cell_path(p, v, b) for p, v in policy_variant_pairs() for b in names]
+
+
+def reward_benchmark_params(wildcards):
+    if "reward" not in config["benchmarks"]:
+        raise ValueError(
+            "benchmarks.names lists 'reward' but the config has no benchmarks.reward section "
+            "(samples_per_prompt, max_new_tokens, temperature, ...; see config/README.md)"
+        )
+    return {
+        "seed": config["seed"],
+        "device": config["benchmarks"]["device"],
+        **config["benchmarks"]["reward"],
+    }
 
 
 def train_log_targets():
@@ -292,6 +354,7 @@ def table_outputs():
             BENCHMARKS,
             eroded=has_eroded,
             reward=True,
+            karma_reward=EVAL_REWARD,
             comparison=bool(config["report"]["paper_policy_map"]),
         )
     ]
@@ -349,9 +412,17 @@ def eval_mem_mb(wildcards, attempt):
     return int(16000 + 4000 * _params_b(wildcards.policy))
 
 
+def _eval_minutes(policy, cells, attempt):
+    return int((30 + 60 * _params_b(policy)) * cells * attempt)
+
+
 def eval_runtime(wildcards, attempt):
     cells = 1 if "benchmark" in wildcards.keys() else len(BENCHMARKS)
-    return int((30 + 60 * _params_b(wildcards.policy)) * cells * attempt)
+    return _eval_minutes(wildcards.policy, cells, attempt)
+
+
+def reward_eval_runtime(wildcards, attempt):
+    return _eval_minutes(wildcards.policy, 1, attempt)
 
 
 def reward_training_params(wildcards):
@@ -359,12 +430,25 @@ def reward_training_params(wildcards):
 
 
 def reward_targets():
-    return expand(f"{RESULTS}/reward/{{setting}}/metrics.json", setting=SETTINGS)
+    """Held-out metrics of every reward model, in REWARD_MODELS order (the report names them so)."""
+    return expand(f"{RESULTS}/reward/{{name}}/metrics.json", name=REWARD_MODELS)
+
+
+def reward_training_data(wildcards):
+    """A permuted-label reward model trains on the permuted split, and is tested on the real one."""
+    name = wildcards.reward_model
+    setting = name.removesuffix(PERMUTED_SUFFIX)
+    train = "train_permuted" if name.endswith(PERMUTED_SUFFIX) else "train"
+    return {
+        "train": f"{RESULTS}/data/reward/{setting}/{train}.parquet",
+        "test": f"{RESULTS}/data/reward/{setting}/test.parquet",
+    }
 
 
 def all_targets():
     return (
         data_targets()
+        + pretrain_targets()
         + reward_targets()
         + ppo_targets()
         + eval_targets()

@@ -21,8 +21,11 @@ How the pieces meet TRL's ``PPOTrainer`` (read against trl 1.12.0):
   scheduler (passed in through ``optimizers=``) and build the trainer for the *remaining* updates
   from the *base* policy (its constructor copies the policy as the frozen KL reference), then load
   weights, optimizer and scheduler from the checkpoint in place and restore the RNG after the trainer
-  has reseeded it; a callback checkpoints every N updates. Prompts come from :func:`prompt_order`, so
-  a resumed run continues the uninterrupted run's prompts: on CPU it reproduces it exactly (tested).
+  has reseeded it; a callback checkpoints every N updates (with the KL coefficient). Prompts come
+  from :func:`prompt_order`, so a resumed run continues the uninterrupted run's prompts: on CPU it
+  reproduces it exactly (tested).
+* **KL coefficient.** TRL reads ``args.kl_coef`` each update; with ``kl_target`` set, the update
+  callback sets it from :class:`karma.ppo.kl_control.KLController` after every update.
 * **Value model**: ``AutoModelForSequenceClassification`` (one label) from the policy directory; TRL
   reads its ``base_model_prefix`` backbone and ``score`` head. **LoRA**: the policy becomes a
   ``PeftModel`` (TRL then uses the adapter-disabled policy as reference, no second copy); the value
@@ -61,6 +64,7 @@ from karma.backbones import load_causal_lm, load_tokenizer
 from karma.formats import Setting, render_prompt
 from karma.ppo.checkpoints import Checkpoint, TrainingState
 from karma.ppo.cross_tokenizer import CrossTokenizerReward, TextScorer
+from karma.ppo.kl_control import KLController
 from karma.ppo.settings import PolicyTrainingConfig
 from karma.ppo.state import Prompt, UpdateStats
 
@@ -301,11 +305,16 @@ class _UpdateHook(TrainerCallback):
         # TRL averages these over an (epochs, mini-batches, batch/micro) array of which only
         # mini/micro entries per mini-batch are filled (the rest stay 0): undo that dilution.
         filled = run.config.ppo.batch_size / run.config.ppo.mini_batch_size
+        kl = float(logs["objective/kl"])
+        used_coef = args.kl_coef
+        # TRL reads args.kl_coef afresh when it computes the next update's rewards (trl 1.12
+        # PPOTrainer.train: ``non_score_reward = -args.kl_coef * kl``), so setting it here adapts it.
+        args.kl_coef = run.kl.update(kl, run.config.ppo.batch_size)
         stats = UpdateStats(
             update=update,
             episodes=run.start_episodes + state.episode,
             mean_reward=float(logs["objective/scores"]),
-            kl=float(logs["objective/kl"]),
+            kl=kl,
             entropy=filled * float(logs["policy/entropy_avg"]),
             clip_fraction=filled * float(logs["policy/clipfrac_avg"]),
             value_loss=filled * float(logs["loss/value_avg"]),
@@ -315,6 +324,7 @@ class _UpdateHook(TrainerCallback):
             seconds=now - run.last_time,
             samples=[{"prompt_id": r.prompt_id, "response": r.response, "reward": r.reward}
                      for r in rollouts],
+            kl_coef=used_coef,
         )
         run.last_time = now
         run.on_update(stats)
@@ -334,6 +344,7 @@ class _Run:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     reward_model: AdapterRewardModel
+    kl: KLController
     on_update: Callable[[UpdateStats], None]
     on_checkpoint: Callable[[TrainingState], None]
     start_update: int
@@ -342,7 +353,7 @@ class _Run:
 
     def state(self, update: int, episodes: int) -> TrainingState:
         return TrainingState(update, episodes, {"policy": self.policy, "value": self.value},
-                             self.optimizer, self.scheduler)
+                             self.optimizer, self.scheduler, self.kl.value)
 
 
 @dataclass(frozen=True)
@@ -355,7 +366,8 @@ class PPOResult:
     resumed_from_update: int
 
 
-def _ppo_config(config: PolicyTrainingConfig, policy_dir: Path, scratch_dir: Path, updates: int) -> PPOConfig:
+def _ppo_config(config: PolicyTrainingConfig, policy_dir: Path, scratch_dir: Path, updates: int,
+                kl_coef: float) -> PPOConfig:
     ppo = config.ppo
     return PPOConfig(
         output_dir=str(scratch_dir),
@@ -367,7 +379,7 @@ def _ppo_config(config: PolicyTrainingConfig, policy_dir: Path, scratch_dir: Pat
         gradient_accumulation_steps=ppo.batch_size // ppo.micro_batch_size,
         num_mini_batches=ppo.batch_size // ppo.mini_batch_size,
         num_ppo_epochs=ppo.ppo_epochs,
-        kl_coef=ppo.kl_coef,
+        kl_coef=kl_coef,
         kl_estimator="k1",
         response_length=ppo.response_length,
         temperature=ppo.temperature,
@@ -438,17 +450,19 @@ def run_ppo(
     reward_model = AdapterRewardModel(CrossTokenizerReward(scorer, tokenizer, setting), table)
     optimizer, scheduler = _optimizer_and_scheduler(policy, value, config)
     start_update = start_episodes = 0
+    kl = KLController(ppo.kl_coef, ppo.kl_target, ppo.kl_horizon)
     if resume is not None:
         start_update, start_episodes = resume.update, resume.episodes
+        kl.value = resume.kl_coef
         log.info("resuming from update %d (%d episodes) in %s", start_update, start_episodes, resume.path)
     remaining = ppo.total_updates - start_update
     if remaining <= 0 and resume is not None:
         resume.restore({"policy": policy, "value": value}, optimizer, scheduler)
     if remaining > 0:
-        run = _Run(config, policy, value, optimizer, scheduler, reward_model, on_update, on_checkpoint,
+        run = _Run(config, policy, value, optimizer, scheduler, reward_model, kl, on_update, on_checkpoint,
                    start_update, start_episodes, time.perf_counter())
         trainer = PPOTrainer(
-            args=_ppo_config(config, policy_dir, scratch_dir, remaining),
+            args=_ppo_config(config, policy_dir, scratch_dir, remaining, kl.value),
             processing_class=tokenizer,
             model=policy,
             ref_model=None,

@@ -15,17 +15,23 @@ from karma.settings import checked_kwargs
 log = logging.getLogger(__name__)
 
 PROMPT_SOURCES = ("reddit", "ultrachat")
+LABEL_KINDS = ("observed", "permuted")
 SAME_FAMILY_KEY = "same_family_intended"
 
 
 @dataclass(frozen=True)
 class Variant:
-    """A PPO variant: which reward model setting scores which prompts (``base``: no training)."""
+    """A PPO variant: which reward model setting scores which prompts (``base``: no training).
+
+    ``permuted_labels``: the reward model is trained on the setting's examples with labels permuted
+    within the training split (the negative control). No policies: the variant is defined but off.
+    """
 
     name: str
     reward_setting: Setting | None
     prompt_source: str | None
     policies: tuple[str, ...]
+    permuted_labels: bool = False
 
     @property
     def trains(self) -> bool:
@@ -33,7 +39,8 @@ class Variant:
 
 
 def variants_from_config(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, Variant]:
-    """Parse ``{name: {setting, prompts, policies}}``; a variant without setting/prompts is untrained.
+    """Parse ``{name: {setting, prompts, labels, policies}}``; a variant without setting/prompts is
+    untrained; ``labels: permuted`` trains against the permuted-label reward model.
 
     Example: ``{"benign": {"setting": "generalized", "prompts": "ultrachat", "policies": ["pythia"]}}``.
     """
@@ -54,9 +61,14 @@ def variants_from_config(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, Vari
             raise ValueError(
                 f"variant {name!r}: prompts {spec_.prompts!r} is not one of {', '.join(PROMPT_SOURCES)}"
             )
-        if isinstance(spec_.policies, str) or not spec_.policies:
-            raise ValueError(f"variant {name!r}: 'policies' must be a non-empty list of policy names")
-        variants[name] = Variant(name, spec_.setting, spec_.prompts, tuple(spec_.policies))
+        if spec_.labels not in LABEL_KINDS:
+            raise ValueError(f"variant {name!r}: labels {spec_.labels!r} is not one of {', '.join(LABEL_KINDS)}")
+        if spec_.labels == "permuted" and spec_.setting is None:
+            raise ValueError(f"variant {name!r}: permuted labels need a trained variant (setting and prompts)")
+        if isinstance(spec_.policies, str) or not isinstance(spec_.policies, Sequence):
+            raise ValueError(f"variant {name!r}: 'policies' must be a list of policy names (empty: off)")
+        variants[name] = Variant(name, spec_.setting, spec_.prompts, tuple(spec_.policies),
+                                 permuted_labels=spec_.labels == "permuted")
     return variants
 
 
@@ -65,6 +77,7 @@ class _VariantSpec:
     policies: Sequence[str]
     setting: str | None = None
     prompts: str | None = None
+    labels: str = "observed"
 
 
 # --------------------------------------------------------------------------------------------------

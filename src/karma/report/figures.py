@@ -44,8 +44,9 @@ from karma.report.tables import (
 log = logging.getLogger(__name__)
 
 
-VARIANT_COLORS = {"base": "#7f7f7f", "benign": "#1f77b4", "toxic": "#d62728", "eroded": "#ff7f0e"}
-VARIANT_LINESTYLES = {"base": ":", "benign": "-", "toxic": "--", "eroded": "-."}
+VARIANT_COLORS = {"base": "#7f7f7f", "benign": "#1f77b4", "toxic": "#d62728", "eroded": "#ff7f0e",
+                  "control": "#2ca02c"}
+VARIANT_LINESTYLES = {"base": ":", "benign": "-", "toxic": "--", "eroded": "-.", "control": (0, (1, 1))}
 PPO_REQUIRED = ("update", "mean_reward", "kl")
 
 
@@ -202,7 +203,8 @@ def plot_reward_roc(reward_metrics: Mapping[str, str | Path], out_dir: str | Pat
         raise ValueError("no reward metrics given; pass {setting: path to metrics.json}")
     fig = Figure(figsize=(5.0, 4.6), layout="constrained")
     ax = fig.subplots()
-    colors = {"generalized": "#1f77b4", "conditioned": "#ff7f0e"}
+    colors = {"generalized": "#1f77b4", "conditioned": "#ff7f0e", "generalized-permuted": "#7f7f7f",
+              "conditioned-permuted": "#bcbd22"}
     for setting, path in reward_metrics.items():
         metrics = read_reward_metrics(path)
         curve = _roc_curve(metrics, str(path))

@@ -30,6 +30,7 @@ BENCHMARK_TITLES = {
 TABLE_FORMATS = ("csv", "md", "tex")
 ERODED_TABLE_STEM = "table8_eroded"
 REWARD_TABLE_STEM = "reward_model"
+KARMA_REWARD_TABLE_STEM = "karma_reward"
 COMPARISON_TABLE_STEM = "paper_comparison"
 SIGNIFICANCE_STEM = "significance"
 
@@ -65,11 +66,13 @@ def table_paths(
     eroded: bool,
     reward: bool,
     comparison: bool,
+    karma_reward: bool = False,
 ) -> list[Path]:
     """Every file ``write_all_tables`` writes for these options, for a rule's ``output``."""
     out = Path(out_dir)
     stems = [benchmark_table_stem(b) for b in ordered_benchmarks(benchmarks)]
-    optional = ((eroded, ERODED_TABLE_STEM), (reward, REWARD_TABLE_STEM), (comparison, COMPARISON_TABLE_STEM))
+    optional = ((karma_reward, KARMA_REWARD_TABLE_STEM), (eroded, ERODED_TABLE_STEM), (reward, REWARD_TABLE_STEM),
+                (comparison, COMPARISON_TABLE_STEM))
     stems += [stem for wanted, stem in optional if wanted]
     paths = [out / f"{stem}.{fmt}" for stem in stems for fmt in TABLE_FORMATS]
     return paths + [out / f"{SIGNIFICANCE_STEM}.csv"]

@@ -3,34 +3,35 @@
 Every public writer takes input paths and an output folder, writes ``<stem>.csv/.md/.tex`` there and
 returns the paths, so a Snakemake rule can name its outputs with the same stem functions:
 
-- Tables 1-7 (``benchmark_table_stem``): rows policies, columns Base / karmaBenign / karmaToxic,
-  the benchmark's primary metric, ``*`` where the item-level Wilcoxon against Base is significant;
+- Tables 1-7 (``benchmark_table_stem``): rows policies, columns Base / karmaBenign / karmaToxic (and
+  Control, our negative control, where evaluated), the benchmark's primary metric, ``*`` where the
+  item-level Wilcoxon against Base is significant;
+- the karma reward on held-out prompts (``KARMA_REWARD_TABLE_STEM``, ours): every policy x variant;
 - Table 8 (``ERODED_TABLE_STEM``): Base / karma (= benign) / karmaEroded for policies with the
   eroded variant, every benchmark it was evaluated on;
-- the reward model table (``REWARD_TABLE_STEM``): generalized vs conditioned;
+- the reward model table (``REWARD_TABLE_STEM``): generalized vs conditioned (and the permuted-label
+  control model where trained);
 - ours against the paper (``COMPARISON_TABLE_STEM``) for policies mapped to the paper's names;
 - every significance test (``SIGNIFICANCE_STEM``, CSV only).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from karma.evaluation.cells import Cell
+from karma.evaluation.cells import KARMA_REWARD_BENCHMARK, Cell
 from karma.report.layout import (
     BENCHMARK_TITLES,
     COMPARISON_TABLE_STEM,
     ERODED_TABLE_STEM,
+    KARMA_REWARD_TABLE_STEM,
     REWARD_TABLE_STEM,
     SIGNIFICANCE_STEM,
-    TABLE_FORMATS,
     TABLE_NUMBERS,
     benchmark_table_stem,
     ordered_benchmarks,
@@ -40,6 +41,15 @@ from karma.report.published import (
     paper_policies,
     published_cells,
     published_reward_metrics,
+)
+from karma.report.rendering import (
+    MISSING,
+    Entry,
+    RenderedTable,
+    Value,
+    fmt,
+    write_csv,
+    write_table_formats,
 )
 from karma.report.significance import (
     ACROSS_MODELS,
@@ -58,8 +68,11 @@ from karma.report.significance import (
 
 log = logging.getLogger(__name__)
 
-VARIANT_LABELS = {"base": "Base", "benign": "karmaBenign", "toxic": "karmaToxic", "eroded": "karmaEroded"}
+VARIANT_LABELS = {"base": "Base", "benign": "karmaBenign", "toxic": "karmaToxic", "eroded": "karmaEroded",
+                  "control": "Control"}
 MAIN_VARIANTS = ("base", "benign", "toxic")
+# The negative control (PPO against a permuted-label reward model, ours): a column where present.
+CONTROL_VARIANT = "control"
 ERODED_VARIANTS = ("base", "benign", "eroded")
 ERODED_LABELS = {"base": "Base", "benign": "karma", "eroded": "karmaEroded"}
 REWARD_SETTINGS = ("generalized", "conditioned")
@@ -71,139 +84,6 @@ REWARD_COLUMNS = (
     ("pr_auc", "PR AUC"),
     ("label_positive_rate", "Rewarding share"),
 )
-
-MISSING = "n/a"
-
-
-# --- rendering --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Value:
-    """A displayed number and whether it carries the significance marker."""
-
-    text: str
-    marked: bool = False
-
-
-Entry = str | _Value
-
-
-@dataclass
-class _Rendered:
-    title: str
-    header: list[str]
-    rows: list[list[Entry]]
-    align: str
-    marker_note: str = ""
-    notes: list[str] = field(default_factory=list)
-
-
-def _fmt(value: float | None, decimals: int) -> str:
-    if value is None or math.isnan(value):
-        return MISSING
-    return f"{value:.{decimals}f}"
-
-
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("*", "\\*")
-
-
-def _md_entry(entry: Entry) -> str:
-    if isinstance(entry, _Value):
-        return entry.text + ("\\*" if entry.marked else "")
-    return _md_escape(entry)
-
-
-def _to_markdown(table: _Rendered) -> str:
-    align = {"l": ":---", "r": "---:", "c": ":---:"}
-    lines = [f"**{_md_escape(table.title)}**", ""]
-    lines.append("| " + " | ".join(_md_escape(h) for h in table.header) + " |")
-    lines.append("|" + "|".join(align[a] for a in table.align) + "|")
-    lines += ["| " + " | ".join(_md_entry(e) for e in row) + " |" for row in table.rows]
-    notes = ([f"\\* {_md_escape(table.marker_note)}"] if table.marker_note else []) + [
-        _md_escape(n) for n in table.notes
-    ]
-    if notes:
-        lines.append("")
-        lines += [f"{note}  " for note in notes]
-    return "\n".join(lines) + "\n"
-
-
-_LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-}
-
-
-def _tex_escape(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
-
-
-def _tex_entry(entry: Entry) -> str:
-    if isinstance(entry, _Value):
-        return _tex_escape(entry.text) + ("$^{*}$" if entry.marked else "")
-    return _tex_escape(entry)
-
-
-def _to_latex(table: _Rendered, label: str) -> str:
-    lines = [
-        "% Written by karma.report.tables; needs \\usepackage{booktabs}.",
-        "\\begin{table}[t]",
-        "\\centering",
-        f"\\caption{{{_tex_escape(table.title)}}}",
-        f"\\label{{tab:{label}}}",  # stems are [a-z0-9_], which labels take verbatim
-        f"\\begin{{tabular}}{{{table.align}}}",
-        "\\toprule",
-        " & ".join(_tex_escape(h) for h in table.header) + " \\\\",
-        "\\midrule",
-    ]
-    lines += [" & ".join(_tex_entry(e) for e in row) + " \\\\" for row in table.rows]
-    lines += ["\\bottomrule", "\\end{tabular}"]
-    notes = ([f"$^{{*}}$ {_tex_escape(table.marker_note)}"] if table.marker_note else []) + [
-        _tex_escape(n) for n in table.notes
-    ]
-    if notes:
-        lines.append("\\par\\smallskip{\\footnotesize " + " \\par ".join(notes) + "\\par}")
-    lines.append("\\end{table}")
-    return "\n".join(lines) + "\n"
-
-
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    return value
-
-
-def _write_formats(
-    out_dir: Path, stem: str, table: _Rendered, csv_header: Sequence[str], csv_rows: list[list[Any]]
-) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = out_dir / f"{stem}.csv"
-    _write_csv(csv_path, csv_header, csv_rows)
-    md_path = out_dir / f"{stem}.md"
-    md_path.write_text(_to_markdown(table))
-    tex_path = out_dir / f"{stem}.tex"
-    tex_path.write_text(_to_latex(table, stem))
-    log.info("wrote table %s (%d rows) as %s", stem, len(table.rows), ", ".join(TABLE_FORMATS))
-    return [csv_path, md_path, tex_path]
-
-
-def _write_csv(path: Path, header: Sequence[str], rows: list[list[Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows([[_csv_value(v) for v in row] for row in rows])
-
 
 # --- shared helpers ---------------------------------------------------------------------------
 
@@ -257,6 +137,11 @@ def _degenerate_notes(
     return notes
 
 
+def paper_benchmarks(benchmarks: Iterable[str]) -> list[str]:
+    """The paper's benchmarks among ``benchmarks`` in table order; the karma reward has its own table."""
+    return ordered_benchmarks(b for b in benchmarks if b != KARMA_REWARD_BENCHMARK)
+
+
 # --- Tables 1-7 -------------------------------------------------------------------------------
 
 
@@ -267,21 +152,23 @@ def _benchmark_table(
     options: SignificanceOptions,
     policy_order: Sequence[str] | None,
     decimals: int,
-) -> tuple[_Rendered, list[str], list[list[Any]]]:
+) -> tuple[RenderedTable, list[str], list[list[Any]]]:
     metric, higher = _benchmark_metric(cells, benchmark)
     policies = order_policies((p for (p, _, b) in cells if b == benchmark), policy_order)
-    compared = MAIN_VARIANTS[1:]
+    shown = MAIN_VARIANTS + ((CONTROL_VARIANT,) if any(
+        v == CONTROL_VARIANT for (_, v, b) in cells if b == benchmark) else ())
+    compared = shown[1:]
     rows: list[list[Entry]] = []
     csv_rows: list[list[Any]] = []
     item_records = []
     for policy in policies:
         row: list[Entry] = [policy]
         csv_row: list[Any] = [policy, metric]
-        for variant in MAIN_VARIANTS:
+        for variant in shown:
             cell = cells.get((policy, variant, benchmark))
             value = cell.primary_value if cell else math.nan
             record = records.get((ITEMS, benchmark, variant, policy, ""))
-            row.append(_Value(_fmt(value, decimals), record is not None and record.significant(options)))
+            row.append(Value(fmt(value, decimals), record is not None and record.significant(options)))
             csv_row.append(value)
             if variant != BASE_VARIANT:
                 item_records.append(record)
@@ -292,17 +179,17 @@ def _benchmark_table(
     across = {v: records.get((ACROSS_MODELS, benchmark, v, "", "")) for v in compared}
     across_text = "; ".join(f"{VARIANT_LABELS[v]} p = {_p_text(r, options)}" for v, r in across.items())
     n_models = max((r.test.n for r in across.values() if r is not None), default=0)
-    table = _Rendered(
+    table = RenderedTable(
         title=f"Table {TABLE_NUMBERS[benchmark]}: {BENCHMARK_TITLES[benchmark]}, {metric} "
         f"({_direction(higher)})",
-        header=["Model"] + [VARIANT_LABELS[v] for v in MAIN_VARIANTS],
+        header=["Model"] + [VARIANT_LABELS[v] for v in shown],
         rows=rows,
-        align="l" + "r" * len(MAIN_VARIANTS),
+        align="l" + "r" * len(shown),
         marker_note=f"{options.describe()}; per-item scores paired by item id.",
         notes=[f"Across models (Wilcoxon over {n_models} policies' values against Base): {across_text}."]
         + _degenerate_notes(item_records, VARIANT_LABELS),
     )
-    header = ["policy", "primary_metric", *MAIN_VARIANTS]
+    header = ["policy", "primary_metric", *shown]
     for variant in compared:
         header += [f"{variant}_p", f"{variant}_p_holm", f"{variant}_significant"]
     return table, header, csv_rows
@@ -329,9 +216,9 @@ def _write_benchmark_tables(
     decimals: int,
 ) -> list[Path]:
     paths: list[Path] = []
-    for benchmark in ordered_benchmarks(b for (_, _, b) in cells):
+    for benchmark in paper_benchmarks(b for (_, _, b) in cells):
         table, header, rows = _benchmark_table(cells, records, benchmark, options, policy_order, decimals)
-        paths += _write_formats(out_dir, benchmark_table_stem(benchmark), table, header, rows)
+        paths += write_table_formats(out_dir, benchmark_table_stem(benchmark), table, header, rows)
     return paths
 
 
@@ -368,7 +255,7 @@ def _write_eroded_table(
     csv_rows: list[list[Any]] = []
     item_records = []
     for policy in order_policies({p for (p, _, _) in eroded}, policy_order):
-        for benchmark in ordered_benchmarks(b for (p, _, b) in eroded if p == policy):
+        for benchmark in paper_benchmarks(b for (p, _, b) in eroded if p == policy):
             metric, higher = _benchmark_metric(cells, benchmark)
             row: list[Entry] = [policy, BENCHMARK_TITLES[benchmark], f"{metric} ({_direction(higher)})"]
             csv_row: list[Any] = [policy, benchmark, metric, higher]
@@ -376,7 +263,7 @@ def _write_eroded_table(
                 cell = cells.get((policy, variant, benchmark))
                 value = cell.primary_value if cell else math.nan
                 record = records.get((ITEMS, benchmark, variant, policy, ""))
-                row.append(_Value(_fmt(value, decimals), record is not None and record.significant(options)))
+                row.append(Value(fmt(value, decimals), record is not None and record.significant(options)))
                 csv_row.append(value)
                 if variant != BASE_VARIANT:
                     item_records.append(record)
@@ -384,7 +271,7 @@ def _write_eroded_table(
                 csv_row += _record_columns(records.get((ITEMS, benchmark, variant, policy, "")), options)
             rows.append(row)
             csv_rows.append(csv_row)
-    table = _Rendered(
+    table = RenderedTable(
         title="Table 8: reward model inputs; karma uses the generalized reward model, karmaEroded the "
         "conditioned one",
         header=["Model", "Benchmark", "Metric"] + [ERODED_LABELS[v] for v in ERODED_VARIANTS],
@@ -396,7 +283,7 @@ def _write_eroded_table(
     header = ["policy", "benchmark", "primary_metric", "higher_is_better", *ERODED_VARIANTS]
     for variant in ERODED_VARIANTS[1:]:
         header += [f"{variant}_p", f"{variant}_p_holm", f"{variant}_significant"]
-    return _write_formats(out_dir, ERODED_TABLE_STEM, table, header, csv_rows)
+    return write_table_formats(out_dir, ERODED_TABLE_STEM, table, header, csv_rows)
 
 
 # --- reward model -----------------------------------------------------------------------------
@@ -441,7 +328,7 @@ def write_reward_table(
     for setting in settings:
         m = metrics[setting]
         values = [reward_metric(m, key) for key, _ in REWARD_COLUMNS]
-        rows.append([setting, *[_fmt(v, decimals) for v in values], str(m.get("n", MISSING))])
+        rows.append([setting, *[fmt(v, decimals) for v in values], str(m.get("n", MISSING))])
         csv_rows.append([setting, *values, m.get("n", "")])
     notes = []
     if {"generalized", "conditioned"} <= metrics.keys():
@@ -452,7 +339,7 @@ def write_reward_table(
         )
         if changes:
             notes.append(f"Conditioned relative to generalized: {changes} (paper: about +3-4%).")
-    table = _Rendered(
+    table = RenderedTable(
         title="Reward model on the held-out split: generalized vs conditioned inputs",
         header=["Setting", *[label for _, label in REWARD_COLUMNS], "n"],
         rows=rows,
@@ -460,7 +347,85 @@ def write_reward_table(
         notes=notes,
     )
     header = ["setting", *[key for key, _ in REWARD_COLUMNS], "n"]
-    return _write_formats(Path(out_dir), REWARD_TABLE_STEM, table, header, csv_rows)
+    return write_table_formats(Path(out_dir), REWARD_TABLE_STEM, table, header, csv_rows)
+
+
+# --- the karma reward on held-out prompts ------------------------------------------------------
+
+
+def _variant_order(variants: Iterable[str]) -> list[str]:
+    found = set(variants)
+    return [v for v in VARIANT_LABELS if v in found] + sorted(found - VARIANT_LABELS.keys())
+
+
+def write_karma_reward_table(
+    cell_paths: Sequence[str | Path],
+    out_dir: str | Path,
+    options: SignificanceOptions,
+    policy_order: Sequence[str] | None = None,
+    decimals: int = 3,
+) -> list[Path]:
+    """The PPO objective as a benchmark: each policy x variant's karma reward on held-out prompts."""
+    cells, records = tested_cells(cell_paths, options)
+    return _write_karma_reward_table(cells, records, Path(out_dir), options, policy_order, decimals)
+
+
+def _write_karma_reward_table(
+    cells: Mapping[CellKey, Cell],
+    records: Mapping[RecordKey, SignificanceRecord],
+    out_dir: Path,
+    options: SignificanceOptions,
+    policy_order: Sequence[str] | None,
+    decimals: int,
+) -> list[Path]:
+    benchmark = KARMA_REWARD_BENCHMARK
+    keys = [key for key in cells if key[2] == benchmark]
+    if not keys:
+        raise ValueError(f"no {benchmark!r} cell among the inputs; the karma reward table needs them")
+    variants = _variant_order(v for (_, v, _) in keys)
+    rows: list[list[Entry]] = []
+    csv_rows: list[list[Any]] = []
+    item_records = []
+    for policy in order_policies({p for (p, _, _) in keys}, policy_order):
+        base = cells.get((policy, BASE_VARIANT, benchmark))
+        for variant in variants:
+            cell = cells.get((policy, variant, benchmark))
+            if cell is None:
+                continue
+            record = records.get((ITEMS, benchmark, variant, policy, ""))
+            if variant != BASE_VARIANT:
+                item_records.append(record)
+            delta = cell.primary_value - base.primary_value if base is not None else math.nan
+            conditioned = cell.metrics.get("karma_reward_conditioned", math.nan)
+            eos_rate = cell.metrics.get("eos_rate", math.nan)
+            rows.append([
+                policy, VARIANT_LABELS.get(variant, variant),
+                Value(fmt(cell.primary_value, decimals), record is not None and record.significant(options)),
+                MISSING if variant == BASE_VARIANT or math.isnan(delta) else f"{delta:+.{decimals}f}",
+                "" if variant == BASE_VARIANT else _p_text(record, options),
+                fmt(conditioned, decimals), fmt(eos_rate, 2), str(cell.n),
+            ])
+            csv_rows.append([policy, variant, cell.primary_value, delta, *_record_columns(record, options),
+                             record.test.effect_size if record else math.nan, conditioned, eos_rate, cell.n])
+    across = {v: records.get((ACROSS_MODELS, benchmark, v, "", "")) for v in variants if v != BASE_VARIANT}
+    across_text = "; ".join(f"{VARIANT_LABELS.get(v, v)} p = {_p_text(r, options)}" for v, r in across.items())
+    table = RenderedTable(
+        title="Karma reward of each policy's replies to held-out prompts (generalized reward model, "
+        "higher is better)",
+        header=["Model", "Variant", "Karma reward", "vs Base", "p", "Conditioned RM", "EOS rate", "n"],
+        rows=rows,
+        align="llrrrrrr",
+        marker_note=f"{options.describe()}; per-prompt scores paired by prompt id.",
+        notes=[
+            "An item is a held-out prompt (Reddit test-split threads, UltraChat prompts kept out of PPO); "
+            "its score is the mean reward of the sampled replies. Control: PPO like karmaBenign against a "
+            "reward model trained on permuted labels.",
+            f"Across models (Wilcoxon over policies' values against Base): {across_text}.",
+        ] + _degenerate_notes(item_records, VARIANT_LABELS),
+    )
+    header = ["policy", "variant", "karma_reward", "difference_vs_base", "p", "p_holm", "significant",
+              "effect_size", "karma_reward_conditioned", "eos_rate", "n"]
+    return write_table_formats(out_dir, KARMA_REWARD_TABLE_STEM, table, header, csv_rows)
 
 
 # --- ours against the paper -------------------------------------------------------------------
@@ -490,7 +455,7 @@ def write_paper_comparison(
         log.warning("policy %s is mapped to %s but has no cells; left out", policy, policy_map[policy])
     rows: list[list[Entry]] = []
     csv_rows: list[list[Any]] = []
-    for benchmark in ordered_benchmarks(b for (_, _, b) in cells):
+    for benchmark in paper_benchmarks(b for (_, _, b) in cells):
         for policy, paper_policy in policy_map.items():
             for variant in VARIANT_LABELS:
                 cell = cells.get((policy, variant, benchmark))
@@ -506,9 +471,9 @@ def write_paper_comparison(
                         policy,
                         paper_policy,
                         VARIANT_LABELS[variant],
-                        _fmt(cell.primary_value, decimals),
-                        _fmt(theirs, decimals),
-                        _fmt(diff, decimals),
+                        fmt(cell.primary_value, decimals),
+                        fmt(theirs, decimals),
+                        fmt(diff, decimals),
                     ]
                 )
                 csv_rows.append(
@@ -527,10 +492,10 @@ def write_paper_comparison(
                 diff = value - theirs
                 rows.append(
                     ["RM", f"reward model {label}", setting, "LLaMA-1B", setting,
-                     _fmt(value, 4), _fmt(theirs, 4), _fmt(diff, 4)]
+                     fmt(value, 4), fmt(theirs, 4), fmt(diff, 4)]
                 )
                 csv_rows.append(["RM", "reward_model", setting, "LLaMA-1B", setting, key, value, theirs, diff])
-    table = _Rendered(
+    table = RenderedTable(
         title="Our results against the KARMA paper's published values",
         header=["Table", "Benchmark", "Our model", "Paper model", "Variant", "Ours", "Paper", "Ours - paper"],
         rows=rows,
@@ -543,7 +508,7 @@ def write_paper_comparison(
     )
     header = ["table", "benchmark", "policy", "paper_policy", "variant", "our_metric", "ours", "paper",
               "difference"]
-    return _write_formats(Path(out_dir), COMPARISON_TABLE_STEM, table, header, csv_rows)
+    return write_table_formats(Path(out_dir), COMPARISON_TABLE_STEM, table, header, csv_rows)
 
 
 # --- significance CSV -------------------------------------------------------------------------
@@ -571,7 +536,7 @@ def write_significance_csv(
     """Every test (per item, per category, across models, across categories) as one CSV."""
     records = run_all_tests(load_cells(cell_paths), options)
     path = Path(out_dir) / f"{SIGNIFICANCE_STEM}.csv"
-    _write_csv(path, SIGNIFICANCE_HEADER, _significance_rows(records, options))
+    write_csv(path, SIGNIFICANCE_HEADER, _significance_rows(records, options))
     return [path]
 
 
@@ -594,6 +559,8 @@ def write_all_tables(
     all_records = run_all_tests(cells, options)
     records = index_records(all_records)
     paths = _write_benchmark_tables(cells, records, out, options, policy_order, decimals)
+    if any(b == KARMA_REWARD_BENCHMARK for (_, _, b) in cells):
+        paths += _write_karma_reward_table(cells, records, out, options, policy_order, decimals)
     if any(v == "eroded" for (_, v, _) in cells):
         paths += _write_eroded_table(cells, records, out, options, policy_order, decimals)
     if reward_metrics:
@@ -601,5 +568,5 @@ def write_all_tables(
     if paper_policy_map:
         paths += write_paper_comparison(cell_paths, out, paper_policy_map, reward_metrics, decimals=decimals)
     significance = out / f"{SIGNIFICANCE_STEM}.csv"
-    _write_csv(significance, SIGNIFICANCE_HEADER, _significance_rows(all_records, options))
+    write_csv(significance, SIGNIFICANCE_HEADER, _significance_rows(all_records, options))
     return paths + [significance]
