@@ -26,8 +26,9 @@ How the pieces meet TRL's ``PPOTrainer`` (read against trl 1.12.0):
   reproduces it exactly (tested).
 * **KL coefficient.** TRL reads ``args.kl_coef`` each update; with ``kl_target`` set, the update
   callback sets it from :class:`karma.ppo.kl_control.KLController` after every update.
-* **Value model**: ``AutoModelForSequenceClassification`` (one label) from the policy directory; TRL
-  reads its ``base_model_prefix`` backbone and ``score`` head. **LoRA**: the policy becomes a
+* **Value model**: ``AutoModelForSequenceClassification`` (one label) from the policy directory, its
+  ``score`` head set to zero (:func:`zero_value_head`); TRL reads its ``base_model_prefix`` backbone
+  and ``score`` head. **LoRA**: the policy becomes a
   ``PeftModel`` (TRL then uses the adapter-disabled policy as reference, no second copy); the value
   model gets LoRA layers injected in place and keeps a trainable ``score``.
 """
@@ -248,6 +249,7 @@ def build_models(
         value = AutoModelForSequenceClassification.from_pretrained(
             policy_dir, num_labels=1, dtype=dtype, local_files_only=True, trust_remote_code=False
         )
+    zero_value_head(value)
     ensure_distinct_pad(tokenizer, policy, value)
     for model in (policy, value):
         _set_pad(model, tokenizer.pad_token_id)
@@ -262,6 +264,21 @@ def build_models(
         for name, param in value.named_parameters():
             param.requires_grad = "lora_" in name or name.startswith("score.")
     return policy, value, tokenizer
+
+
+def zero_value_head(value: PreTrainedModel) -> None:
+    """Start the value head at zero: every state's value is 0 until the head learns.
+
+    The value model cannot start from the reward model (their tokenizers differ), and a randomly
+    initialised head gives each token a random value about as large as the reward differences PPO
+    must learn from, drowning the advantage of the first reply tokens in noise. A zero head makes the
+    first updates REINFORCE with the batch mean as baseline (TRL whitens advantages).
+    """
+    head = value.score
+    with torch.no_grad():
+        head.weight.zero_()
+        if getattr(head, "bias", None) is not None:
+            head.bias.zero_()
 
 
 def export_policy(policy: nn.Module) -> PreTrainedModel:
