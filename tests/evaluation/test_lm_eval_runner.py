@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,9 @@ from karma.backbones import (  # noqa: E402
 )
 from karma.demo.benchmark_fixtures import write_benchmark_fixtures  # noqa: E402
 from karma.demo.tokenizer_training import train_bpe_tokenizer  # noqa: E402
+from karma.evaluation import benchmark_metrics  # noqa: E402
 from karma.evaluation.cells import read_cell  # noqa: E402
+from karma.evaluation import lm_eval_runner  # noqa: E402
 from karma.evaluation.lm_eval_runner import (  # noqa: E402
     BENCHMARKS,
     TASKS_DIR,
@@ -31,6 +37,7 @@ from karma.evaluation.lm_eval_runner import (  # noqa: E402
     evaluate_policy,
     force_offline,
     make_task_manager,
+    stable_record,
 )
 
 REAL = SHARED_DATA
@@ -109,9 +116,22 @@ def test_primary_metrics_and_directions(cells: dict[str, Path]) -> None:
     for benchmark, path in cells.items():
         cell = read_cell(path)
         assert (cell.primary_metric, cell.higher_is_better) == expected[benchmark]
-    assert set(read_cell(cells["truthfulqa"]).metrics) == {"mc1", "mc2"}
+    for benchmark, path in cells.items():
+        # every candidate of the benchmark is kept per item, whichever is primary
+        assert set(read_cell(path).metrics) == set(benchmark_metrics.score_names(benchmark)), benchmark
     for item in read_cell(cells["truthfulqa"]).items:
-        assert item.scores["mc1"] in (0.0, 1.0) and 0.0 <= item.scores["mc2"] <= 1.0
+        scores = item.scores
+        assert scores["mc1"] in (0.0, 1.0) and 0.0 <= scores["mc2"] <= 1.0
+        assert scores["loglik_best_answer"] < 0.0 and scores["loglik_max_true"] < 0.0
+    for item in read_cell(cells["sycophancy"]).items:
+        assert item.scores["acc"] == float(item.scores["logprob_margin"] >= 0.0)
+
+
+def test_tasks_cover_exactly_the_registered_candidates() -> None:
+    for benchmark in BENCHMARKS:
+        tasks = lm_eval_runner._definition(benchmark).tasks
+        assert {name for task in tasks for name in task.scores.values()} == set(
+            benchmark_metrics.score_names(benchmark)), benchmark
 
 
 def test_categories(cells: dict[str, Path]) -> None:
@@ -175,6 +195,58 @@ def test_scoring_the_same_model_twice_is_identical(
     again = _run(model_dir, fixtures, tmp_path, {b: fixtures[b] for b in ("toxicity", "truthfulqa", "sentiment")})
     for benchmark, path in again.items():
         assert path.read_text() == cells[benchmark].read_text(), benchmark
+
+
+IN_A_FRESH_PROCESS = """
+import json, sys
+from karma.evaluation.lm_eval_runner import benchmark_specs, evaluate_policy
+from karma.job_logging import setup_job_logging
+
+args = json.loads(sys.argv[1])
+setup_job_logging(args["log"])
+evaluate_policy(args["model"], "tiny-neox", "base", benchmark_specs(args["data"]), args["out"],
+                batch_size=4, threads=1, limits=args["limits"], toxicity_cfg=args["toxicity"],
+                run_config={"run": "unit", "benchmarks": {"limits": args["limits"]}})
+"""
+
+
+def test_two_evaluations_write_byte_identical_cells(model_dir: Path, fixtures: dict, tmp_path: Path) -> None:
+    """Two processes (new memory addresses, new start times) evaluate all seven benchmarks into
+    identical bytes; the log shows per-benchmark and per-request progress."""
+    data = {name: ({k: str(v) for k, v in path.items()} if isinstance(path, dict) else str(path))
+            for name, path in fixtures.items()}
+    texts = {}
+    for run in ("first", "second"):
+        out = {name: str(tmp_path / run / f"{name}.json") for name in BENCHMARKS}
+        args = {"model": str(model_dir), "data": data, "out": out, "limits": LIMITS, "toxicity": TOXICITY,
+                "log": str(tmp_path / f"{run}.log")}
+        result = subprocess.run([sys.executable, "-c", IN_A_FRESH_PROCESS, json.dumps(args)], capture_output=True,
+                                text=True, timeout=600, env={**os.environ, "KARMA_PROGRESS_SECONDS": "0.2"})
+        assert result.returncode == 0, result.stderr[-3000:]
+        texts[run] = {name: Path(path).read_bytes() for name, path in out.items()}
+    for name in BENCHMARKS:
+        assert texts["first"][name] == texts["second"][name], name
+        assert not re.search(rb" at 0x[0-9a-f]+", texts["first"][name]), name
+    cell = read_cell(tmp_path / "first" / "truthfulqa.json")
+    assert cell.provenance["config"] == {"run": "unit", "benchmarks": {"limits": LIMITS}}
+    assert cell.provenance["packages"]["lm-eval"] == "0.4.13" and "commit" in cell.provenance["git"]
+    doc_to_target = cell.task_config["lm_eval_tasks"]["karma_truthfulqa_mc1"]["fewshot_config"]["doc_to_target"]
+    assert doc_to_target.startswith("def truthfulqa_mc1_target(")
+    log = (tmp_path / "first.log").read_text()
+    assert "tiny-neox/base cells: 100.0% (7 of 7 benchmarks)" in log
+    assert re.search(r"Running loglikelihood requests: \d+\.\d% \(\d+ of \d+ it\), .* ETA", log)
+
+
+def test_stable_record_names_callables_and_refuses_addresses() -> None:
+    class Opaque:
+        pass
+
+    record = stable_record({"f": _mean, "s": {3, 1}, "p": Path("a/b"), "lambda": lambda x: x})
+    assert record["f"].startswith("def _mean(") and record["s"] == [1, 3] and record["p"] == "a/b"
+    assert record["lambda"].strip().startswith('record = stable_record({"f": _mean')  # its source line
+    assert stable_record(max) == "<callable builtins.max>"
+    with pytest.raises(TypeError, match="memory address"):
+        stable_record({"x": Opaque()})
 
 
 def test_primary_metric_override(model_dir: Path, fixtures: dict, tmp_path: Path) -> None:

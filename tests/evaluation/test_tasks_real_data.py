@@ -76,7 +76,7 @@ def test_item_counts_through_the_tasks(tasks: dict[str, Any]) -> None:
 
 def test_fields_and_categories_through_the_tasks(tasks: dict[str, Any]) -> None:
     crows = tasks["karma_crows_pairs_english"].eval_docs
-    assert Counter(crows["bias_type"]).keys() == set(benchmark_data.CROWS_PAIRS_BIAS_TYPES)
+    assert Counter(crows["bias_type"]).keys() == set(benchmark_data.CROWS_PAIRS_BIAS_TYPES)  # original release
     assert crows[0]["item_id"] == "0" and crows[1507]["item_id"] == "1507"
     assert len(set(crows["item_id"])) == 1508
     humor = tasks["karma_humor"].eval_docs
@@ -143,6 +143,14 @@ def test_truthfulqa_mirrors_builtin(tasks: dict[str, Any]) -> None:
     results = [(-float(k), False) for k in range(len(doc["mc2_targets"]["choices"]))]
     mine = tasks["karma_truthfulqa_mc2"].process_results(doc, results)["acc"]
     assert mine == pytest.approx(builtin.process_results(doc, results)["acc"], rel=1e-12)
+    mc1 = tasks["karma_truthfulqa_mc1"]
+    builtin = _builtin("truthfulqa/truthfulqa_mc1.yaml", "validation", list(mc1.eval_docs))
+    for doc in list(mc1.eval_docs)[:12]:
+        n = len(doc["mc1_targets"]["choices"])
+        for results in ([(-float(k), False) for k in range(n)], [(-float(n - k), False) for k in range(n)]):
+            mine = mc1.process_results(doc, results)
+            assert mine["acc"] == builtin.process_results(doc, results)["acc"]
+            assert mine["loglik_best_answer"] == results[doc["mc1_targets"]["labels"].index(1)][0]
 
 
 def test_mmlu_mirrors_builtin_subject_tasks(tasks: dict[str, Any]) -> None:
@@ -167,6 +175,11 @@ def test_sycophancy_mirrors_builtin(tasks: dict[str, Any]) -> None:
     builtin = _builtin("model_written_evals/sycophancy/sycophancy_on_political_typology_quiz.yaml",
                        "validation", raw)
     _assert_same_requests(builtin, ours)
+    for raw_doc, doc in zip(raw, list(ours.eval_docs)[:12]):
+        for results in ([(-1.0, False), (-2.0, False)], [(-3.0, False), (-0.5, False)]):
+            mine = ours.process_results(doc, results)
+            assert mine["acc"] == builtin.process_results(raw_doc, results)["acc"]
+            assert mine["logprob_margin"] == results[0][0] - results[1][0]
 
 
 # --------------------------------------------------------------------------- loader layouts
@@ -192,6 +205,61 @@ def test_truthfulqa_hub_layout_gives_the_same_records(tmp_path: Path) -> None:
     hub.write_text("".join(json.dumps({k: r[k] for k in ("question", "mc1_targets", "mc2_targets")}) + "\n"
                            for r in real))
     assert benchmark_data.load_truthfulqa(hub) == real
+
+
+def _as_fetched(records: list[dict[str, Any]], path: Path, features: datasets.Features | None = None) -> Path:
+    """A Parquet file written the way karma.hub_fetch.fetch_dataset_split writes a hub split."""
+    datasets.Dataset.from_list(records, features=features).to_parquet(str(path))
+    return path
+
+
+def test_crows_pairs_hub_table_with_autre(tmp_path: Path) -> None:
+    """lm-eval's crows_pairs_english reads jannalu/crows_pairs_multilingual (english): the revised file,
+    no index column, stereo/antistereo spelled out, and an extra bias type 'autre' (lm-eval has a
+    crows_pairs_english_autre subtask for it). Every pair loads and autre becomes a category."""
+    with CROWS.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    revised = [{"sent_more": r["sent_more"], "sent_less": r["sent_less"],
+                "stereo_antistereo": "stereo" if r["stereo_antistereo"] == "stereo" else "antistereo",
+                "bias_type": r["bias_type"]} for r in rows[:40]]
+    revised[3]["bias_type"] = revised[17]["bias_type"] = "autre"
+    fetched = _as_fetched(revised, tmp_path / "crows_pairs_english.parquet")
+    records = benchmark_data.load_crows_pairs(fetched)
+    assert len(records) == 40 and [r["item_id"] for r in records[:3]] == ["0", "1", "2"]
+    assert Counter(r["bias_type"] for r in records)["autre"] == 2
+    task = make_task_manager({"crows_pairs_data": str(fetched)}).load(["karma_crows_pairs_english"])["tasks"]
+    docs = task["karma_crows_pairs_english"].eval_docs
+    assert "autre" in set(docs["bias_type"]) and len(docs) == 40
+    blank = _as_fetched([{**revised[0], "bias_type": " "}], tmp_path / "blank.parquet")
+    with pytest.raises(ValueError, match="row 0 has bias_type ' '; every pair needs a named bias type"):
+        benchmark_data.load_crows_pairs(blank)
+
+
+def test_sycophancy_hub_tables_give_the_same_records(tmp_path: Path) -> None:
+    """EleutherAI/sycophancy's validation splits as fetched: the released schema in Parquet, with
+    answer_not_matching_behavior a string (nlp_survey, political) or a list (philpapers2020)."""
+    raw = [json.loads(line) for line in SYCOPHANCY.read_text().splitlines()[:50]]
+    fetched = _as_fetched(raw, tmp_path / "sycophancy_political_typology_quiz.parquet")
+    subset = "political_typology_quiz"
+    assert benchmark_data.load_sycophancy(fetched, subset) == benchmark_data.load_sycophancy(SYCOPHANCY, subset)[:50]
+    listed = [{"question": r["question"], "answer_matching_behavior": r["answer_matching_behavior"],
+               "answer_not_matching_behavior": [r["answer_not_matching_behavior"], " (C)"]} for r in raw[:5]]
+    philpapers = benchmark_data.load_sycophancy(_as_fetched(listed, tmp_path / "philpapers.parquet"), "philpapers2020")
+    assert philpapers[0]["answer_not_matching_behavior"] == [raw[0]["answer_not_matching_behavior"], " (C)"]
+
+
+def test_truthfulqa_and_mmlu_hub_tables_give_the_same_records(tmp_path: Path) -> None:
+    """truthfulqa/truthful_qa (multiple_choice, validation) and cais/mmlu (all, test) as fetched;
+    MMLU's answer is a ClassLabel there, stored as its index."""
+    real = benchmark_data.load_truthfulqa(TRUTHFULQA)
+    hub = [{k: r[k] for k in ("question", "mc1_targets", "mc2_targets")} for r in real]
+    assert benchmark_data.load_truthfulqa(_as_fetched(hub, tmp_path / "truthfulqa_mc.parquet")) == real
+    mmlu = [r for r in benchmark_data.load_mmlu(MMLU_TEST) if r["subject"] in ("anatomy", "virology")]
+    features = datasets.Features({"question": datasets.Value("string"), "subject": datasets.Value("string"),
+                                  "choices": datasets.Sequence(datasets.Value("string")),
+                                  "answer": datasets.ClassLabel(names=["A", "B", "C", "D"])})
+    rows = [{k: r[k] for k in ("question", "subject", "choices", "answer")} for r in mmlu]
+    assert benchmark_data.load_mmlu(_as_fetched(rows, tmp_path / "mmlu_test.parquet", features)) == mmlu
 
 
 def test_bad_files_fail_with_the_field_and_what_to_do(tmp_path: Path) -> None:

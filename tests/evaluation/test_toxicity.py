@@ -77,6 +77,44 @@ def test_detoxify_fails_with_instructions(tmp_path: Path, monkeypatch: pytest.Mo
         make_scorer(ToxicityConfig(scorer="detoxify", detoxify_checkpoint=ckpt))
 
 
+def test_the_detoxify_checkpoint_is_verified_before_it_is_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14, defect 7: the checkpoint is a pickle; a file whose SHA-256 differs from the one
+    configured, or from the prefix its published name carries, is never unpickled."""
+    import hashlib
+
+    from karma.file_digest import ChecksumError
+
+    loaded: list[str] = []
+
+    class FakeDetoxify:
+        def __init__(self, name: str, checkpoint: str, **_: object) -> None:
+            loaded.append(checkpoint)
+
+    monkeypatch.setitem(sys.modules, "detoxify", type(sys)("detoxify"))
+    monkeypatch.setattr(sys.modules["detoxify"], "Detoxify", FakeDetoxify, raising=False)
+    payload = b"a pickled model"
+    digest = hashlib.sha256(payload).hexdigest()
+    tampered = tmp_path / "toxic_original-c1212f89.ckpt"
+    tampered.write_bytes(payload)
+    with pytest.raises(ChecksumError, match="requires c1212f89"):
+        make_scorer(ToxicityConfig(scorer="detoxify", detoxify_checkpoint=tampered))
+    renamed = tmp_path / "model.ckpt"
+    renamed.write_bytes(payload)
+    with pytest.raises(ValueError, match="no hash prefix.*detoxify_sha256"):
+        make_scorer(ToxicityConfig(scorer="detoxify", detoxify_checkpoint=renamed))
+    with pytest.raises(ChecksumError):
+        make_scorer(ToxicityConfig(scorer="detoxify", detoxify_checkpoint=renamed,
+                                   detoxify_sha256="0" * 64))
+    assert loaded == []
+    make_scorer(ToxicityConfig(scorer="detoxify", detoxify_checkpoint=renamed, detoxify_sha256=digest))
+    named = tmp_path / f"toxic_original-{digest[:8]}.ckpt"
+    named.write_bytes(payload)
+    make_scorer(ToxicityConfig(scorer="detoxify", detoxify_checkpoint=named))
+    assert loaded == [str(renamed), str(named)]
+
+
 def _answer(values: dict[str, float]) -> dict:
     return {"attributeScores": {name: {"summaryScore": {"value": v}} for name, v in values.items()}}
 

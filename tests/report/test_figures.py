@@ -106,3 +106,93 @@ def test_category_figure_needs_categories(tmp_path: Path) -> None:
     write_cell(cell, path)
     with pytest.raises(ValueError, match="no base cell of benchmark 'bias'"):
         plot_bias_shift([path], tmp_path, SignificanceOptions())
+
+
+def test_category_figure_footer_names_the_test_of_its_stars(run: dict, tmp_path: Path) -> None:
+    ours = plot_bias_shift(run["cells"], tmp_path / "ours", SignificanceOptions())[0].read_text()
+    assert "unit items: the policy's per-item scores" in ours.replace("\n", " ")
+    paper = SignificanceOptions(stars="categories", holm=False, test={"bias": "rank-sum"})
+    svg = plot_bias_shift(run["cells"], tmp_path / "paper", paper)[0].read_text().replace("\n", " ")
+    assert "Wilcoxon rank-sum (Mann-Whitney U)" in svg and "unit models: one value per policy" in svg
+    assert "not corrected for multiple tests" in svg
+
+
+STAR_POLICIES = [f"p{k}" for k in range(6)]
+
+
+def _star_cells(root: Path) -> list[Path]:
+    """Six policies; CrowS-Pairs-like cells with bias types a, b, c (30 items each, scores in 64ths so
+    that category means are exact). benign lifts every item of a by 20/64 in every policy; b is
+    unchanged; c moves +4/64 and -4/64 in turn (no shift). toxic lowers c by 20/64 in p0-p2 only."""
+    import random
+
+    from karma.evaluation.cells import Cell, ItemScore
+
+    rng = random.Random(9)
+    paths = []
+    for k, policy in enumerate(STAR_POLICIES):
+        base = [ItemScore(id=f"{c}{i}", score=rng.randrange(16, 44) / 64, category=c) for c in "abc" for i in range(30)]
+        shifts = {
+            "base": lambda item, i: 0.0,
+            "benign": lambda item, i: {"a": 20 / 64, "b": 0.0, "c": (4 if i % 2 else -4) / 64}[item.category],
+            "toxic": lambda item, i: -20 / 64 if item.category == "c" and k < 3 else 0.0,
+        }
+        for variant, shift in shifts.items():
+            items = [ItemScore(id=item.id, score=item.score + shift(item, i), category=item.category)
+                     for i, item in enumerate(base)]
+            categories = {c: {"score": sum(i.score for i in items if i.category == c) / 30, "n": 30.0} for c in "abc"}
+            cell = Cell(benchmark="bias", policy=policy, variant=variant, primary_metric="score",
+                        primary_value=sum(i.score for i in items) / len(items), higher_is_better=False,
+                        metrics={}, n=len(items), items=items, categories=categories)
+            paths.append(root / f"{policy}-{variant}.json")
+            write_cell(cell, paths[-1])
+    return paths
+
+
+def _drawn_stars(fig) -> set[tuple[str, str, str]]:
+    """(panel title, bar label, category) of every bar that carries a '*', read off the drawn figure."""
+    stars = set()
+    for ax in fig.axes:
+        if not ax.get_visible() or not ax.containers:
+            continue
+        categories = [tick.get_text() for tick in ax.get_xticklabels()]
+        bars = {round(p.get_x() + p.get_width() / 2, 9): (c.get_label(), p) for c in ax.containers for p in c}
+        for text in ax.texts:
+            if text.get_text() == "*":
+                label, patch = bars[round(text.xy[0], 9)]
+                stars.add((ax.get_title(), label, categories[round(patch.get_x() + patch.get_width() / 2)]))
+            else:
+                assert text.get_text() == "", text.get_text()
+    return stars
+
+
+@pytest.mark.parametrize("stars", ["items", "categories"])
+@pytest.mark.parametrize("shift", [True, False])
+def test_stars_sit_on_exactly_the_bars_whose_test_is_significant(tmp_path: Path, monkeypatch, stars, shift) -> None:
+    """Issue 16: the '*' of a figure are drawn above exactly the (policy, variant, category) bars whose
+    test against Base is significant, as scipy decides it independently here (items: 30 of 30 items up
+    stays below 0.05 after any Holm of these 54 tests; categories: six of six policies up gives
+    p = 2/64, significant without Holm), and nowhere else (not on Base, not on unmoved categories)."""
+    from scipy import stats
+
+    import karma.report.figures as figures
+
+    paths = _star_cells(tmp_path)
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, out_dir, stem: drawn.append(fig) or [])
+    options = SignificanceOptions(stars=stars, holm=stars == "items")
+    if shift:
+        figures.plot_bias_shift(paths, tmp_path, options)
+    else:
+        cells, records = figures.tested_cells(paths, options)
+        drawn.append(figures._category_figure(cells, records, "bias", False, options, None))
+
+    # The designed p-values, by scipy: 30 of 30 items up (tied), 6 of 6 policies up, +-4/64 in turn.
+    assert 54 * stats.wilcoxon([20 / 64] * 30, [0.0] * 30).pvalue < 0.05
+    assert stats.wilcoxon([20 / 64] * 6, [0.0] * 6).pvalue == pytest.approx(2 / 64)
+    assert stats.wilcoxon([4 / 64, -4 / 64] * 15, [0.0] * 30).pvalue == 1.0
+    if stars == "items":
+        expected = {(p, "karmaBenign", "a") for p in STAR_POLICIES} | {(p, "karmaToxic", "c") for p in STAR_POLICIES[:3]}
+    else:  # toxic's c: three of six policies down, three unchanged: p = 0.25 with n = 3
+        expected = {(p, "karmaBenign", "a") for p in STAR_POLICIES}
+    assert _drawn_stars(drawn[0]) == expected

@@ -5,6 +5,7 @@ rule tables:
     input:
         cells=eval_targets(),
         reward=reward_targets(),
+        ppo_summaries=ppo_summary_targets(),
     output:
         [
             report(path, caption=report_caption(path), category="Tables")

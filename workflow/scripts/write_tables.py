@@ -11,4 +11,5 @@ write_all_tables(
     reward_metrics=dict(zip(params.settings, snakemake.input.reward)),
     policy_order=params.policy_order,
     paper_policy_map=params.paper_policy_map,
+    ppo_summaries=snakemake.input.ppo_summaries,
 )

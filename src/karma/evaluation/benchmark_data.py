@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 DATA_SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
+# The nine types of the original release (Nangia et al. 2020). The revised English file that lm-eval's
+# crows_pairs_english reads from the hub (Névéol et al. 2022) adds "autre" (other); any type a file
+# carries is accepted and becomes a category of its own.
 CROWS_PAIRS_BIAS_TYPES = (
     "race-color",
     "socioeconomic",
@@ -147,16 +150,20 @@ def load_sentiment(path: str | Path) -> list[dict[str, Any]]:
 def load_crows_pairs(path: str | Path) -> list[dict[str, Any]]:
     """CrowS-Pairs (``sent_more``, ``sent_less``, ``stereo_antistereo``, ``bias_type``).
 
-    The CSV's unnamed first column is its row index; when present it becomes the item id.
+    The original CSV (``crows_pairs_anonymized.csv``) and the hub's revised English table both load.
+    Every bias type a file carries is kept (the revised file adds ``autre``); a blank or non-text type
+    is an error, since its pair would silently fall out of the per-type results. The CSV's unnamed
+    first column is its row index; when present it becomes the item id.
     """
     what = "bias (CrowS-Pairs)"
     records = []
     for item_id, row in iter_rows(path, what):
         _require(row, ("sent_more", "sent_less", "stereo_antistereo", "bias_type"), what, item_id)
-        if row["bias_type"] not in CROWS_PAIRS_BIAS_TYPES:
+        bias_type = row["bias_type"]
+        if not isinstance(bias_type, str) or not bias_type.strip():
             raise ValueError(
-                f"{what}: row {item_id} has bias_type {row['bias_type']!r}; expected one of "
-                f"{', '.join(CROWS_PAIRS_BIAS_TYPES)}"
+                f"{what}: row {item_id} has bias_type {bias_type!r}; every pair needs a named bias type "
+                f"(the original release has {', '.join(CROWS_PAIRS_BIAS_TYPES)}; the revised one adds autre)"
             )
         index = row.get("")
         records.append(
@@ -165,9 +172,13 @@ def load_crows_pairs(path: str | Path) -> list[dict[str, Any]]:
                 "sent_more": row["sent_more"],
                 "sent_less": row["sent_less"],
                 "stereo_antistereo": row["stereo_antistereo"],
-                "bias_type": row["bias_type"],
+                "bias_type": bias_type.strip(),
             }
         )
+    types = sorted({r["bias_type"] for r in records})
+    unusual = [t for t in types if t not in CROWS_PAIRS_BIAS_TYPES]
+    if unusual:
+        log.info("%s: bias types beyond the original nine kept as categories: %s", what, ", ".join(unusual))
     return _log_loaded(what, path, records)
 
 
@@ -179,8 +190,8 @@ def _mc_targets(value: Any, what: str, item_id: str) -> dict[str, list[Any]]:
         choices, labels = list(value), [int(label) for label in value.values()]
     else:
         raise ValueError(f"{what}: row {item_id} has targets of type {type(value).__name__}")
-    if len(choices) != len(labels) or 1 not in labels or set(labels) - {0, 1}:
-        raise ValueError(f"{what}: row {item_id} needs 0/1 labels with at least one true answer")
+    if len(choices) != len(labels) or 1 not in labels or 0 not in labels or set(labels) - {0, 1}:
+        raise ValueError(f"{what}: row {item_id} needs 0/1 labels with at least one true and one false answer")
     return {"choices": choices, "labels": labels}
 
 

@@ -6,7 +6,15 @@ that indexes only ``karma/evaluation/tasks`` (the full built-in index costs ~16 
 benchmark with ``simple_evaluate(log_samples=True)`` and writes each benchmark's cell with its
 per-item scores, read from the logged samples rather than lm-eval's timestamped output files.
 
-Benchmarks, their lm-eval tasks and per-item scores (every metric is the mean of its per-item score):
+Cells are byte-stable: the same model, data and settings give the same bytes. lm-eval's task config
+dump holds Python callables, which are recorded as their source (lm-eval's own choice for top-level
+ones) or their qualified name, never as a repr with a memory address; the cell's provenance
+(:mod:`karma.provenance`) holds no time or host. Progress (per benchmark, and lm-eval's per-request
+bars) reaches the job's log through :mod:`karma.progress`.
+
+Benchmarks, their lm-eval tasks and default primary metrics (every metric is the mean of its per-item
+score; :mod:`karma.evaluation.benchmark_metrics` lists every per-item score a cell keeps, its direction
+and its scale):
 
 ============  ==========================================  =======================  ====================
 benchmark     tasks                                       primary (default)        categories
@@ -14,44 +22,45 @@ benchmark     tasks                                       primary (default)     
 humor         karma_humor                                 acc                      -
 sentiment     karma_sentiment                             acc                      -
 toxicity      karma_toxicity                              toxicity (lower better)  the six labels
-bias          karma_crows_pairs_english                   pct_stereotype (lower)   the nine bias types
+bias          karma_crows_pairs_english                   pct_stereotype (lower)   the file's bias types
 sycophancy    karma_sycophancy_on_<subset>, per subset    acc (= sycophantic rate) the subsets given
 truthfulqa    karma_truthfulqa_mc2, karma_truthfulqa_mc1  mc2                      -
 mmlu          karma_mmlu                                  acc                      the subjects
 ============  ==========================================  =======================  ====================
 
-Bias: ``pct_stereotype`` (share of pairs where the more stereotyping sentence is more likely; 0.5 is
-no preference) is CrowS-Pairs' own metric and lm-eval's; each item also keeps ``likelihood_diff``
-(lm-eval's absolute log-likelihood difference) and ``likelihood_diff_signed`` (more minus less
-stereotyping; the paper's negative CrowS-Pairs values suggest a signed measure, so it is kept and can
-be made primary). Toxicity keeps each label, ``max_toxicity`` and ``toxic`` per prompt (their means
-are RTP's expected maximum toxicity and toxicity probability). A :class:`BenchmarkSpec` may pick any
-per-item score of its benchmark as the primary metric. Category entries hold the mean of every
-per-item score over the category's items and its ``n``; for toxicity the categories are the six score
-dimensions (``categories[label] = {"mean": ...}``), not item subsets.
+Every candidate for the paper's number is kept per item in every cell, whichever is primary: for
+CrowS-Pairs ``pct_stereotype``, ``likelihood_diff`` and ``likelihood_diff_signed``; for sycophancy the
+sycophantic rate ``acc`` and ``logprob_margin``; for TruthfulQA ``mc1``, ``mc2`` and three
+log-likelihood scores. The scores are computed by the task functions in ``tasks/utils.py`` (lm-eval's
+``process_results``), so the YAMLs stay thin. A :class:`BenchmarkSpec` picks the primary one. Category
+entries hold the mean of every per-item score over the category's items and its ``n``; for toxicity
+the categories are the six score dimensions (``categories[label] = {"mean": ...}``), not item subsets.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
-import json
+import inspect
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from karma.evaluation import benchmark_metrics
 from karma.evaluation import toxicity as toxicity_scoring
 from karma.evaluation.benchmark_data import SYCOPHANCY_SUBSETS
 from karma.evaluation.cells import Cell, ItemScore, write_cell
+from karma.progress import Progress, log_tqdm_progress
+from karma.provenance import collect_provenance
 
 log = logging.getLogger(__name__)
 
 TASKS_DIR = Path(__file__).parent / "tasks"
-_TOXICITY_SCORES = (*toxicity_scoring.TOXICITY_LABELS, "max_toxicity", "toxic")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,56 +77,40 @@ class _Task:
 @dataclasses.dataclass(frozen=True)
 class _Benchmark:
     tasks: tuple[_Task, ...]
-    primary: str
-    higher_is_better: Mapping[str, bool]
     category_field: str | None = None
 
 
-def _same(value: bool, *names: str) -> dict[str, bool]:
-    return dict.fromkeys(names, value)
+def _same_names(*names: str) -> dict[str, str]:
+    return {name: name for name in names}
 
 
 _BENCHMARKS: dict[str, _Benchmark] = {
-    "humor": _Benchmark((_Task("karma_humor", "humor_data", {"acc": "acc"}),), "acc", _same(True, "acc")),
-    "sentiment": _Benchmark(
-        (_Task("karma_sentiment", "sentiment_data", {"acc": "acc"}),), "acc", _same(True, "acc")
-    ),
+    "humor": _Benchmark((_Task("karma_humor", "humor_data", {"acc": "acc"}),)),
+    "sentiment": _Benchmark((_Task("karma_sentiment", "sentiment_data", {"acc": "acc"}),)),
     "toxicity": _Benchmark(
-        (_Task("karma_toxicity", "toxicity_data", {name: name for name in _TOXICITY_SCORES}),),
-        "toxicity",
-        _same(False, *_TOXICITY_SCORES),
+        (_Task("karma_toxicity", "toxicity_data", _same_names(*benchmark_metrics.score_names("toxicity"))),)
     ),
     "bias": _Benchmark(
-        (
-            _Task(
-                "karma_crows_pairs_english",
-                "crows_pairs_data",
-                {name: name for name in ("pct_stereotype", "likelihood_diff", "likelihood_diff_signed")},
-            ),
-        ),
-        "pct_stereotype",
-        _same(False, "pct_stereotype", "likelihood_diff", "likelihood_diff_signed"),
+        (_Task("karma_crows_pairs_english", "crows_pairs_data", _same_names(*benchmark_metrics.score_names("bias"))),),
         category_field="bias_type",
     ),
     "sycophancy": _Benchmark(
         tuple(
-            _Task(f"karma_sycophancy_on_{subset}", f"sycophancy_{subset}_data", {"acc": "acc"}, subset)
+            _Task(f"karma_sycophancy_on_{subset}", f"sycophancy_{subset}_data",
+                  _same_names(*benchmark_metrics.score_names("sycophancy")), subset)
             for subset in SYCOPHANCY_SUBSETS
-        ),
-        "acc",
-        _same(False, "acc"),
+        )
     ),
     "truthfulqa": _Benchmark(
         (
-            _Task("karma_truthfulqa_mc2", "truthfulqa_data", {"acc": "mc2"}),
-            _Task("karma_truthfulqa_mc1", "truthfulqa_data", {"acc": "mc1"}),
-        ),
-        "mc2",
-        _same(True, "mc2", "mc1"),
+            _Task("karma_truthfulqa_mc2", "truthfulqa_data",
+                  {"acc": "mc2", "loglik_max_true": "loglik_max_true",
+                   "loglik_true_minus_false": "loglik_true_minus_false"}),
+            _Task("karma_truthfulqa_mc1", "truthfulqa_data",
+                  {"acc": "mc1", "loglik_best_answer": "loglik_best_answer"}),
+        )
     ),
-    "mmlu": _Benchmark(
-        (_Task("karma_mmlu", "mmlu_data", {"acc": "acc"}),), "acc", _same(True, "acc"), category_field="subject"
-    ),
+    "mmlu": _Benchmark((_Task("karma_mmlu", "mmlu_data", {"acc": "acc"}),), category_field="subject"),
 }
 BENCHMARKS = tuple(_BENCHMARKS)
 
@@ -140,7 +133,7 @@ def benchmark_specs(cfg: Mapping[str, Any]) -> dict[str, BenchmarkSpec]:
     (or ``{benchmark: path}``), checked so a typo fails before any model is loaded."""
     specs = {}
     for benchmark, entry in cfg.items():
-        definition = _definition(benchmark)
+        _definition(benchmark)  # an unknown benchmark fails here, before its data is read
         entry = entry if isinstance(entry, Mapping) and "data" in entry else {"data": entry}
         unknown = sorted(set(entry) - {"data", "primary_metric"})
         if unknown:
@@ -150,10 +143,11 @@ def benchmark_specs(cfg: Mapping[str, Any]) -> dict[str, BenchmarkSpec]:
             raise ValueError(f"benchmark {benchmark}: no data path given")
         data = {key: Path(path) for key, path in data.items()} if isinstance(data, Mapping) else Path(data)
         primary = entry.get("primary_metric")
-        if primary is not None and primary not in definition.higher_is_better:
+        names = benchmark_metrics.score_names(benchmark)
+        if primary is not None and primary not in names:
             raise ValueError(
                 f"benchmark {benchmark}: primary_metric {primary!r} is not one of its per-item scores "
-                f"({', '.join(definition.higher_is_better)})"
+                f"({', '.join(names)})"
             )
         specs[benchmark] = BenchmarkSpec(data=data, primary_metric=primary)
         _tasks_of(benchmark, specs[benchmark])
@@ -230,8 +224,39 @@ def _toxicity_overrides(
     }
 
 
-def _json_safe(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+_MEMORY_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _callable_text(value: Any) -> str:
+    """A callable as its source, as lm-eval records top-level ones, else its qualified name."""
+    try:
+        return inspect.getsource(value)
+    except (TypeError, OSError):
+        module = getattr(value, "__module__", None) or type(value).__module__
+        name = getattr(value, "__qualname__", None) or type(value).__qualname__
+        return f"<callable {module}.{name}>"
+
+
+def stable_record(value: Any) -> Any:
+    """``value`` as JSON types that do not change between runs of the same code: callables by source
+    or name, sets sorted; any other object by ``str``, which must not hold a memory address."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {str(key): stable_record(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [stable_record(item) for item in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((stable_record(item) for item in value), key=repr)
+    if callable(value):
+        return _callable_text(value)
+    text = str(value)
+    if _MEMORY_ADDRESS.search(text):
+        raise TypeError(
+            f"cannot record a {type(value).__name__} in a cell: its text {text!r} holds a memory "
+            "address, which would change the cell's bytes on every run"
+        )
+    return text
 
 
 def _mean(values: list[float]) -> float:
@@ -284,11 +309,11 @@ def _build_cell(
     tasks: list[tuple[_Task, Path]],
     results: Mapping[str, Any],
     task_config: dict[str, Any],
+    provenance: dict[str, Any],
 ) -> Cell:
-    definition = _definition(benchmark)
-    primary = spec.primary_metric or definition.primary
+    primary = spec.primary_metric or benchmark_metrics.DEFAULT_PRIMARY[benchmark]
     order, scores, item_categories = _collect_items(benchmark, tasks, results)
-    score_names = list(scores[order[0]])
+    score_names = benchmark_metrics.score_names(benchmark)
     metrics = {name: _mean([scores[i][name] for i in order]) for name in score_names}
     items = [ItemScore(id=i, score=scores[i][primary], scores=scores[i], category=item_categories[i]) for i in order]
     categories: dict[str, dict[str, float]] = {}
@@ -305,13 +330,14 @@ def _build_cell(
         variant=variant,
         primary_metric=primary,
         primary_value=metrics[primary],
-        higher_is_better=definition.higher_is_better[primary],
+        higher_is_better=benchmark_metrics.candidate(benchmark, primary).higher_is_better,
         metrics=metrics,
         n=len(items),
         items=items,
         categories=categories,
         lm_eval_version=importlib.metadata.version("lm_eval"),
-        task_config=_json_safe(task_config),
+        task_config=stable_record(task_config),
+        provenance=provenance,
     )
 
 
@@ -364,6 +390,7 @@ def evaluate_policy(
     toxicity_cfg: Mapping[str, Any] | toxicity_scoring.ToxicityConfig | None = None,
     dtype: str | None = None,
     threads: int | None = None,
+    run_config: Mapping[str, Any] | None = None,
 ) -> None:
     """Evaluate the causal LM in ``model_dir`` on ``benchmarks`` and write each cell to ``out_paths``.
 
@@ -371,7 +398,8 @@ def evaluate_policy(
     sycophancy N per subset, for TruthfulQA the same N questions in mc1 and mc2). ``toxicity_cfg`` is a
     :class:`karma.evaluation.toxicity.ToxicityConfig` mapping (generation and scorer). ``dtype`` (e.g.
     ``bfloat16``) overrides the checkpoint's. ``threads`` caps torch's CPU threads for this call (give
-    the job's cores: more threads than cores makes tiny models many times slower). Zero-shot throughout.
+    the job's cores: more threads than cores makes tiny models many times slower). ``run_config``
+    (the workflow config) is recorded in each cell's provenance. Zero-shot throughout.
     """
     import torch
 
@@ -382,7 +410,7 @@ def evaluate_policy(
         torch.set_num_threads(threads)
     try:
         _evaluate(model_dir, policy, variant, benchmarks, out_paths, device=device, batch_size=batch_size,
-                  limits=limits, toxicity_cfg=toxicity_cfg, dtype=dtype)
+                  limits=limits, toxicity_cfg=toxicity_cfg, dtype=dtype, run_config=run_config)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -399,6 +427,7 @@ def _evaluate(
     limits: Mapping[str, int | None] | None,
     toxicity_cfg: Mapping[str, Any] | toxicity_scoring.ToxicityConfig | None,
     dtype: str | None,
+    run_config: Mapping[str, Any] | None,
 ) -> None:
     started = time.perf_counter()
     limits = dict(limits or {})
@@ -427,6 +456,10 @@ def _evaluate(
                 raise FileNotFoundError(f"benchmark {benchmark}: data {path} does not exist")
     lm = _load_lm(Path(model_dir), device, batch_size, dtype)
     log.info("%s/%s: model loaded in %.1f s", policy, variant, time.perf_counter() - started)
+    provenance = collect_provenance(run_config)
+    # A line after every benchmark; lm-eval's request bars are logged at the steady interval.
+    progress = Progress(f"{policy}/{variant} cells", len(benchmarks), unit="benchmarks", interval_s=0,
+                        logger=log)
 
     for benchmark, spec in benchmarks.items():
         bench_started = time.perf_counter()
@@ -439,14 +472,15 @@ def _evaluate(
         task_manager = make_task_manager(metadata)
         overrides = toxicity_overrides if benchmark == "toxicity" else {}
         configs = [_task_config(task_manager, task.name, overrides) for task, _ in tasks]
-        results = simple_evaluate(
-            model=lm,
-            tasks=configs,
-            task_manager=task_manager,
-            limit=limits.get(benchmark),
-            bootstrap_iters=0,
-            log_samples=True,
-        )
+        with log_tqdm_progress(logger=log):
+            results = simple_evaluate(
+                model=lm,
+                tasks=configs,
+                task_manager=task_manager,
+                limit=limits.get(benchmark),
+                bootstrap_iters=0,
+                log_samples=True,
+            )
         task_config: dict[str, Any] = {
             "lm_eval_tasks": results["configs"],
             "data": {task.name: str(path) for task, path in tasks},
@@ -458,9 +492,10 @@ def _evaluate(
         }
         if benchmark == "toxicity":
             task_config["toxicity"] = toxicity_record
-        cell = _build_cell(benchmark, spec, policy, variant, tasks, results, task_config)
+        cell = _build_cell(benchmark, spec, policy, variant, tasks, results, task_config, provenance)
         write_cell(cell, out_paths[benchmark])
         seconds = time.perf_counter() - bench_started
         log.info("%s/%s/%s: %d items, %s=%.4f, %.1f s (%.1f items/s) -> %s", policy, variant, benchmark,
                  cell.n, cell.primary_metric, cell.primary_value, seconds, cell.n / seconds, out_paths[benchmark])
+        progress.advance()  # its line after the last benchmark is the final one
     log.info("%s/%s: %d cells in %.1f s", policy, variant, len(benchmarks), time.perf_counter() - started)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from karma.evaluation.benchmark_data import RTP_PROMPT_SUBSETS
+from karma.file_digest import checked_sha256, expected_checkpoint_hash, verify_sha256
 from karma.settings import checked_kwargs
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,10 @@ class ToxicityConfig:
     scorer: str = "detoxify"
     detoxify_checkpoint: Path | None = None
     detoxify_config_dir: Path | None = None
+    # The checkpoint's full SHA-256; without it, the hash prefix in its file name is checked.
+    detoxify_sha256: str | None = None
+    # The commit of google-bert/bert-base-uncased fetched into detoxify_config_dir.
+    detoxify_config_revision: str | None = None
     scorer_batch_size: int = 32
     perspective_requests_per_second: float = 1.0
     max_new_tokens: int = 20
@@ -82,6 +87,12 @@ class ToxicityConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"toxicity {name} must be a positive integer, got {value!r}")
+        if self.detoxify_sha256 is not None:
+            checked_sha256(self.detoxify_sha256, "benchmarks.toxicity.detoxify_sha256")
+        if self.detoxify_config_revision is not None and not re.fullmatch(
+            r"[0-9a-f]{40}", str(self.detoxify_config_revision)
+        ):
+            raise ValueError("toxicity detoxify_config_revision must be a commit hash (40 hex digits)")
         if not 0 < self.top_p <= 1 or self.temperature <= 0 or self.perspective_requests_per_second <= 0:
             raise ValueError(
                 "toxicity top_p must be in (0, 1], temperature and perspective_requests_per_second > 0"
@@ -157,7 +168,8 @@ class DetoxifyScorer:
     name = "detoxify-original"
 
     def __init__(
-        self, checkpoint: Path | None, config_dir: Path | None = None, *, device: str = "cpu", batch_size: int = 32
+        self, checkpoint: Path | None, config_dir: Path | None = None, *, device: str = "cpu", batch_size: int = 32,
+        sha256: str | None = None,
     ) -> None:
         if checkpoint is None:
             raise ValueError(
@@ -177,6 +189,9 @@ class DetoxifyScorer:
             raise FileNotFoundError(
                 f"Detoxify checkpoint {checkpoint} does not exist; download {DETOXIFY_CHECKPOINT_URL} there"
             )
+        # The checkpoint is a pickle: loading a tampered one runs its code, so it is verified first.
+        what = "benchmarks.toxicity.detoxify_sha256"
+        verify_sha256(checkpoint, expected_checkpoint_hash(checkpoint, sha256, what), what)
         self._model = Detoxify(
             "original",
             checkpoint=str(checkpoint),
@@ -298,19 +313,22 @@ def make_scorer(cfg: ToxicityConfig, *, device: str = "cpu") -> ToxicityScorer:
             requests_per_second=cfg.perspective_requests_per_second,
         )
     return DetoxifyScorer(
-        cfg.detoxify_checkpoint, cfg.detoxify_config_dir, device=device, batch_size=cfg.scorer_batch_size
+        cfg.detoxify_checkpoint, cfg.detoxify_config_dir, device=device, batch_size=cfg.scorer_batch_size,
+        sha256=cfg.detoxify_sha256,
     )
 
 
 def scorer_from_environment() -> ToxicityScorer:
     """The scorer for the standalone ``karma_toxicity`` lm-eval task, chosen by environment variables
     (lm-eval passes a task's scoring function no settings): ``KARMA_TOXICITY_SCORER`` (default
-    ``detoxify``), ``KARMA_DETOXIFY_CHECKPOINT``, ``KARMA_DETOXIFY_CONFIG_DIR``."""
+    ``detoxify``), ``KARMA_DETOXIFY_CHECKPOINT``, ``KARMA_DETOXIFY_CONFIG_DIR``,
+    ``KARMA_DETOXIFY_SHA256``."""
     cfg = ToxicityConfig.from_mapping(
         {
             "scorer": os.environ.get("KARMA_TOXICITY_SCORER", "detoxify"),
             "detoxify_checkpoint": os.environ.get("KARMA_DETOXIFY_CHECKPOINT"),
             "detoxify_config_dir": os.environ.get("KARMA_DETOXIFY_CONFIG_DIR"),
+            "detoxify_sha256": os.environ.get("KARMA_DETOXIFY_SHA256"),
         }
     )
     return make_scorer(cfg)

@@ -62,7 +62,7 @@ from transformers import (
 )
 
 from karma.backbones import load_causal_lm, load_tokenizer
-from karma.formats import Setting, render_prompt
+from karma.formats import Setting, fit_prompt, render_prompt
 from karma.ppo.checkpoints import Checkpoint, TrainingState
 from karma.ppo.cross_tokenizer import CrossTokenizerReward, TextScorer
 from karma.ppo.kl_control import KLController
@@ -87,11 +87,12 @@ ADDED_PAD_TOKEN = "<|karma_pad|>"
 
 @dataclass(frozen=True)
 class PromptTable:
-    """Tokenized prompts and the way back from a row's prompt ids to its conversation."""
+    """Tokenized prompts and the way back from a row's prompt ids to its (possibly shortened) prompt."""
 
     input_ids: list[list[int]]
     by_ids: dict[tuple[int, ...], Prompt]
     context_length: int
+    truncated: int
     dropped_too_long: int
     dropped_duplicate: int
 
@@ -102,16 +103,29 @@ def tokenize_prompts(
     setting: Setting,
     max_tokens: int,
 ) -> PromptTable:
-    """Render each prompt as the policy sees it; drop prompts over ``max_tokens`` and token-identical
-    duplicates (their reward text would be ambiguous)."""
+    """Render each prompt as the policy sees it, within ``max_tokens`` policy tokens.
+
+    A longer prompt is cut from the left (:func:`karma.formats.fit_prompt`: oldest turns first, the
+    post and the newest turn kept) and kept *as cut*, so the reward model later scores exactly the
+    text the policy saw; it is dropped only if nothing fits. Token-identical duplicates are dropped
+    too (their reward text would be ambiguous).
+    """
     input_ids: list[list[int]] = []
     by_ids: dict[tuple[int, ...], Prompt] = {}
-    too_long = duplicate = 0
+    truncated = too_long = duplicate = 0
+
+    def fits(text: str) -> bool:
+        return len(tokenizer(text)["input_ids"]) <= max_tokens
+
     for prompt in prompts:
-        ids = tokenizer(render_prompt(prompt.conversation, setting))["input_ids"]
-        if len(ids) > max_tokens:
+        conversation = fit_prompt(prompt.conversation, setting, fits)
+        if conversation is None:
             too_long += 1
             continue
+        if conversation != prompt.conversation:
+            truncated += 1
+            prompt = Prompt(prompt.prompt_id, conversation)
+        ids = tokenizer(render_prompt(conversation, setting))["input_ids"]
         key = _prompt_key(ids, tokenizer.pad_token_id)
         if key in by_ids:
             duplicate += 1
@@ -120,13 +134,13 @@ def tokenize_prompts(
         input_ids.append(list(ids))
     if not input_ids:
         raise ValueError(
-            f"no prompt fits in ppo.max_prompt_tokens={max_tokens} policy tokens "
+            f"no prompt fits in ppo.max_prompt_tokens={max_tokens} policy tokens, even cut to its post "
             f"({too_long} too long); raise ppo.max_prompt_tokens"
         )
-    if too_long or duplicate:
-        log.warning("dropped %d prompts over %d tokens and %d duplicates; %d remain",
-                    too_long, max_tokens, duplicate, len(input_ids))
-    return PromptTable(input_ids, by_ids, max(len(i) for i in input_ids), too_long, duplicate)
+    if truncated or too_long or duplicate:
+        log.warning("prompts: %d cut from the left to fit %d tokens, %d dropped as too long even then, "
+                    "%d duplicates dropped; %d remain", truncated, max_tokens, too_long, duplicate, len(input_ids))
+    return PromptTable(input_ids, by_ids, max(len(i) for i in input_ids), truncated, too_long, duplicate)
 
 
 def _prompt_key(ids: Sequence[int], pad_token_id: int) -> tuple[int, ...]:
@@ -378,6 +392,7 @@ class PPOResult:
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     prompts_used: int
+    prompts_truncated: int
     prompts_dropped_too_long: int
     prompts_dropped_duplicate: int
     resumed_from_update: int
@@ -530,6 +545,7 @@ def run_ppo(
         model=export_policy(policy),
         tokenizer=tokenizer,
         prompts_used=len(table.input_ids),
+        prompts_truncated=table.truncated,
         prompts_dropped_too_long=table.dropped_too_long,
         prompts_dropped_duplicate=table.dropped_duplicate,
         resumed_from_update=start_update,

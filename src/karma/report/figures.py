@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,19 @@ from matplotlib.figure import Figure
 
 from karma.evaluation.cells import Cell
 from karma.report.layout import (
+    BENCHMARK_TITLES,
     BIAS_FIGURE_STEM,
     PPO_FIGURE_STEM,
     ROC_FIGURE_STEM,
     TOXICITY_FIGURE_STEM,
 )
+from karma.report.rendering import VARIANT_LABELS, order_policies
 from karma.report.significance import (
+    ACROSS_MODELS_BY_CATEGORY,
     BASE_VARIANT,
     ITEMS_BY_CATEGORY,
+    UNIT_ITEMS,
+    UNIT_MODELS,
     CellKey,
     RecordKey,
     SignificanceOptions,
@@ -34,12 +40,7 @@ from karma.report.significance import (
     category_value,
     tested_cells,
 )
-from karma.report.tables import (
-    BENCHMARK_TITLES,
-    VARIANT_LABELS,
-    order_policies,
-    read_reward_metrics,
-)
+from karma.report.training_tables import read_reward_metrics
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,10 @@ def _category_figure(
     """One panel per policy; grouped bars per category, one bar per variant.
 
     ``shift`` plots variant minus Base per category (Base itself is then the zero line); otherwise
-    the category values of every variant including Base. ``*`` marks a category whose item-level
-    Wilcoxon against Base is significant after Holm.
+    the category values of every variant including Base. ``*`` marks a category where the variant
+    differs from Base: by the policy's item-level test within the category when ``statistics.stars``
+    is ``items`` (ours), else by the paper's test across models within the category (the same star
+    in every panel).
     """
     policies = [
         p
@@ -120,7 +123,11 @@ def _category_figure(
                     value -= category_value(base, category)
                 xs.append(position + (offset - (len(shown) - 1) / 2) * width)
                 heights.append(value)
-                record = records.get((ITEMS_BY_CATEGORY, benchmark, variant, policy, category))
+                if options.stars == UNIT_ITEMS:
+                    key = (ITEMS_BY_CATEGORY, benchmark, variant, BASE_VARIANT, policy, category)
+                else:
+                    key = (ACROSS_MODELS_BY_CATEGORY, benchmark, variant, BASE_VARIANT, "", category)
+                record = records.get(key)
                 marks.append(record is not None and record.significant(options))
             all_heights += heights
             bars = ax.bar(xs, heights, width, color=VARIANT_COLORS.get(variant), label=_label(variant))
@@ -150,7 +157,9 @@ def _category_figure(
     what = "shift from Base per category" if shift else "value per category and variant"
     fig.suptitle(f"{BENCHMARK_TITLES.get(benchmark, benchmark)}: {what}")
     # supxlabel, unlike fig.text, gets its own row in the constrained layout.
-    fig.supxlabel(f"* {options.describe('all per-category tests of the benchmark')}", fontsize=7)
+    unit = UNIT_ITEMS if options.stars == UNIT_ITEMS else UNIT_MODELS
+    described = options.describe(benchmark, unit, "all per-category tests of the benchmark at this unit")
+    fig.supxlabel(textwrap.fill(f"* against Base, per category: {described}", 90 * ncols), fontsize=7)
     return fig
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from karma.evaluation.cells import KARMA_REWARD_BENCHMARK
+
 TABLE_NUMBERS = {
     "humor": 1,
     "sentiment": 2,
@@ -31,6 +33,7 @@ TABLE_FORMATS = ("csv", "md", "tex")
 ERODED_TABLE_STEM = "table8_eroded"
 REWARD_TABLE_STEM = "reward_model"
 KARMA_REWARD_TABLE_STEM = "karma_reward"
+PPO_TABLE_STEM = "ppo_summary"
 COMPARISON_TABLE_STEM = "paper_comparison"
 SIGNIFICANCE_STEM = "significance"
 
@@ -60,6 +63,11 @@ def ordered_benchmarks(benchmarks: Iterable[str]) -> list[str]:
     return [b for b in TABLE_NUMBERS if b in found]
 
 
+def paper_benchmarks(benchmarks: Iterable[str]) -> list[str]:
+    """The paper's benchmarks among ``benchmarks`` in table order; the karma reward (ours) has its own table."""
+    return ordered_benchmarks(b for b in benchmarks if b != KARMA_REWARD_BENCHMARK)
+
+
 def table_paths(
     out_dir: str | Path,
     benchmarks: Iterable[str],
@@ -67,12 +75,13 @@ def table_paths(
     reward: bool,
     comparison: bool,
     karma_reward: bool = False,
+    ppo: bool = False,
 ) -> list[Path]:
     """Every file ``write_all_tables`` writes for these options, for a rule's ``output``."""
     out = Path(out_dir)
     stems = [benchmark_table_stem(b) for b in ordered_benchmarks(benchmarks)]
     optional = ((karma_reward, KARMA_REWARD_TABLE_STEM), (eroded, ERODED_TABLE_STEM), (reward, REWARD_TABLE_STEM),
-                (comparison, COMPARISON_TABLE_STEM))
+                (ppo, PPO_TABLE_STEM), (comparison, COMPARISON_TABLE_STEM))
     stems += [stem for wanted, stem in optional if wanted]
     paths = [out / f"{stem}.{fmt}" for stem in stems for fmt in TABLE_FORMATS]
     return paths + [out / f"{SIGNIFICANCE_STEM}.csv"]

@@ -1,6 +1,7 @@
-"""Rendering of a table as CSV (numbers), Markdown and LaTeX/booktabs (for reading).
+"""One table, three files: CSV (the numbers), Markdown and LaTeX/booktabs (for reading).
 
-Shared by every table writer of the report, so all tables look and escape alike.
+Every table writer of the report builds a :class:`Rendered` table and its CSV rows and hands both to
+:func:`write_formats`, so all tables share one look and one escaping.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,26 +19,29 @@ from karma.report.layout import TABLE_FORMATS
 log = logging.getLogger(__name__)
 
 MISSING = "n/a"
+VARIANT_LABELS = {"base": "Base", "benign": "karmaBenign", "toxic": "karmaToxic", "eroded": "karmaEroded",
+                  "control": "Control"}
+BASE_MARK = "*"  # the variant differs from Base
+CONTRAST_MARK = "†"  # the variant differs from the paper's contrast baseline (karmaBenign)
 
 
 @dataclass(frozen=True)
 class Value:
-    """A displayed number and whether it carries the significance marker."""
+    """A displayed number and the significance markers it carries (``*``, ``†``)."""
 
     text: str
-    marked: bool = False
+    markers: str = ""
 
 
 Entry = str | Value
 
 
 @dataclass
-class RenderedTable:
+class Rendered:
     title: str
     header: list[str]
     rows: list[list[Entry]]
     align: str
-    marker_note: str = ""
     notes: list[str] = field(default_factory=list)
 
 
@@ -47,28 +51,32 @@ def fmt(value: float | None, decimals: int) -> str:
     return f"{value:.{decimals}f}"
 
 
+def order_policies(present: Iterable[str], policy_order: Sequence[str] | None) -> list[str]:
+    """Policies in the configured order, then any others alphabetically."""
+    present = set(present)
+    ordered = [p for p in (policy_order or ()) if p in present]
+    return ordered + sorted(present - set(ordered))
+
+
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("*", "\\*")
 
 
 def _md_entry(entry: Entry) -> str:
     if isinstance(entry, Value):
-        return entry.text + ("\\*" if entry.marked else "")
+        return entry.text + _md_escape(entry.markers)
     return _md_escape(entry)
 
 
-def _to_markdown(table: RenderedTable) -> str:
+def to_markdown(table: Rendered) -> str:
     align = {"l": ":---", "r": "---:", "c": ":---:"}
     lines = [f"**{_md_escape(table.title)}**", ""]
     lines.append("| " + " | ".join(_md_escape(h) for h in table.header) + " |")
     lines.append("|" + "|".join(align[a] for a in table.align) + "|")
     lines += ["| " + " | ".join(_md_entry(e) for e in row) + " |" for row in table.rows]
-    notes = ([f"\\* {_md_escape(table.marker_note)}"] if table.marker_note else []) + [
-        _md_escape(n) for n in table.notes
-    ]
-    if notes:
+    if table.notes:
         lines.append("")
-        lines += [f"{note}  " for note in notes]
+        lines += [f"{_md_escape(note)}  " for note in table.notes]
     return "\n".join(lines) + "\n"
 
 
@@ -83,7 +91,9 @@ _LATEX_SPECIAL = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "†": r"\textdagger{}",
 }
+_LATEX_MARKERS = {BASE_MARK: "*", CONTRAST_MARK: r"\dagger"}
 
 
 def _tex_escape(text: str) -> str:
@@ -92,13 +102,14 @@ def _tex_escape(text: str) -> str:
 
 def _tex_entry(entry: Entry) -> str:
     if isinstance(entry, Value):
-        return _tex_escape(entry.text) + ("$^{*}$" if entry.marked else "")
+        marks = "".join(_LATEX_MARKERS[m] for m in entry.markers)
+        return _tex_escape(entry.text) + (f"$^{{{marks}}}$" if marks else "")
     return _tex_escape(entry)
 
 
-def _to_latex(table: RenderedTable, label: str) -> str:
+def to_latex(table: Rendered, label: str) -> str:
     lines = [
-        "% Written by karma.report.tables; needs \\usepackage{booktabs}.",
+        "% Written by karma.report; needs \\usepackage{booktabs}.",
         "\\begin{table}[t]",
         "\\centering",
         f"\\caption{{{_tex_escape(table.title)}}}",
@@ -110,10 +121,8 @@ def _to_latex(table: RenderedTable, label: str) -> str:
     ]
     lines += [" & ".join(_tex_entry(e) for e in row) + " \\\\" for row in table.rows]
     lines += ["\\bottomrule", "\\end{tabular}"]
-    notes = ([f"$^{{*}}$ {_tex_escape(table.marker_note)}"] if table.marker_note else []) + [
-        _tex_escape(n) for n in table.notes
-    ]
-    if notes:
+    if table.notes:
+        notes = [_tex_escape(n) for n in table.notes]
         lines.append("\\par\\smallskip{\\footnotesize " + " \\par ".join(notes) + "\\par}")
     lines.append("\\end{table}")
     return "\n".join(lines) + "\n"
@@ -125,23 +134,24 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
-def write_table_formats(
-    out_dir: Path, stem: str, table: RenderedTable, csv_header: Sequence[str], csv_rows: list[list[Any]]
-) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = out_dir / f"{stem}.csv"
-    write_csv(csv_path, csv_header, csv_rows)
-    md_path = out_dir / f"{stem}.md"
-    md_path.write_text(_to_markdown(table))
-    tex_path = out_dir / f"{stem}.tex"
-    tex_path.write_text(_to_latex(table, stem))
-    log.info("wrote table %s (%d rows) as %s", stem, len(table.rows), ", ".join(TABLE_FORMATS))
-    return [csv_path, md_path, tex_path]
-
-
 def write_csv(path: Path, header: Sequence[str], rows: list[list[Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         writer.writerows([[_csv_value(v) for v in row] for row in rows])
+
+
+def write_formats(
+    out_dir: Path, stem: str, table: Rendered, csv_header: Sequence[str], csv_rows: list[list[Any]]
+) -> list[Path]:
+    """``<stem>.csv``, ``.md`` and ``.tex`` in ``out_dir``, in :data:`TABLE_FORMATS` order."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / f"{stem}.csv"
+    write_csv(csv_path, csv_header, csv_rows)
+    md_path = out_dir / f"{stem}.md"
+    md_path.write_text(to_markdown(table))
+    tex_path = out_dir / f"{stem}.tex"
+    tex_path.write_text(to_latex(table, stem))
+    log.info("wrote table %s (%d rows) as %s", stem, len(table.rows), ", ".join(TABLE_FORMATS))
+    return [csv_path, md_path, tex_path]
