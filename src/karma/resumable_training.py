@@ -276,10 +276,10 @@ def run_training_loop(
         log.info("checkpoint written: %s", path)
 
     started = time.perf_counter()
+    last_loss: float | None = None
     progress = Progress(what, total_steps, unit="steps", done=start_step, logger=log,
                         detail=lambda: "" if last_loss is None else f"last step loss {last_loss:.4f}")
     window = {"loss": 0.0, "steps": 0, "examples": 0, "tokens": 0, "since": time.perf_counter()}
-    last_loss: float | None = None
     order_epoch, order = -1, np.empty(0, dtype=np.int64)
     with _sigterm_requests_stop() as stop:
         for step in range(start_step, total_steps):
