@@ -42,10 +42,10 @@ def test_ppo_raises_the_reward_on_heldout_prompts(tmp_path):
     policy = write_policy(tmp_path / "policy", "gpt_neox")
     prompts = read_prompts(write_prompts(tmp_path / "prompts.parquet", n=48))
     train, heldout = prompts[:32], prompts[32:]
-    updates = 60
+    updates = 30
     config = PolicyTrainingConfig.from_mapping({
         "ppo": {"total_episodes": 8 * updates, "batch_size": 8, "mini_batch_size": 8, "micro_batch_size": 8,
-                "rollout_batch_size": 8, "ppo_epochs": 2, "learning_rate": 3e-3, "kl_coef": 0.02,
+                "rollout_batch_size": 8, "ppo_epochs": 2, "learning_rate": 6e-3, "kl_coef": 0.02,
                 "response_length": 8, "max_prompt_tokens": 512, "seed": 0},
         "device": "cpu",
     })
@@ -55,7 +55,8 @@ def test_ppo_raises_the_reward_on_heldout_prompts(tmp_path):
                      on_checkpoint=lambda state: None)
     rewards = [row.mean_reward for row in rows]
     assert len(rows) == updates
-    assert np.mean(rewards[-10:]) > np.mean(rewards[:10]) + 0.05, rewards
+    print("training rewards", np.round(rewards, 3).tolist())
+    assert np.mean(rewards[-8:]) > np.mean(rewards[:8]) + 0.05, rewards
 
     bench = RewardBenchmarkConfig(samples_per_prompt=4, max_new_tokens=8, seed=3, device="cpu")
     base, _ = score_items(load_causal_lm(policy), load_tokenizer(policy), heldout, {"generalized": VowelShare()},
@@ -63,5 +64,6 @@ def test_ppo_raises_the_reward_on_heldout_prompts(tmp_path):
     trained, _ = score_items(result.model, result.tokenizer, heldout, {"generalized": VowelShare()}, bench)
     before = np.array([item.score for item in base])
     after = np.array([item.score for item in trained])
+    print("held-out", before.mean(), after.mean())
     assert after.mean() > before.mean() + 0.05, (before.mean(), after.mean())
     assert wilcoxon(after, before, alternative="greater").pvalue < 0.01
