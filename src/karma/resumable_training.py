@@ -245,11 +245,12 @@ def run_training_loop(
     fingerprint: str,
     on_step: Callable[[int], None] | None = None,
     what: str = "training",
+    logger: logging.Logger | None = None,
 ) -> LoopResult:
     """Run (or resume) the optimizer steps of ``plan``; see the module docstring.
 
     ``on_step(step)`` is called after every optimizer step (and its checkpoint, if any); ``what`` names
-    the job in its progress lines. The
+    the job in its progress lines, which go to ``logger`` (the caller's; default this module's). The
     checkpoints are left in place: the caller removes them once its outputs are written.
     """
     root = Path(checkpoint_dir)
@@ -277,7 +278,7 @@ def run_training_loop(
 
     started = time.perf_counter()
     last_loss: float | None = None
-    progress = Progress(what, total_steps, unit="steps", done=start_step, logger=log,
+    progress = Progress(what, total_steps, unit="steps", done=start_step, logger=logger or log,
                         detail=lambda: "" if last_loss is None else f"last step loss {last_loss:.4f}")
     window = {"loss": 0.0, "steps": 0, "examples": 0, "tokens": 0, "since": time.perf_counter()}
     order_epoch, order = -1, np.empty(0, dtype=np.int64)

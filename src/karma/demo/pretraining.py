@@ -383,7 +383,7 @@ def pretrain_policy(
     result = run_training_loop(plan, model=model, optimizer=optimizer, scheduler=scheduler,
                                micro_batch_loss=batch_loss, checkpoint_dir=checkpoint_dir,
                                fingerprint=_fingerprint(cfg, init_dir, train_ids), on_step=on_step,
-                               what="warm-start training")
+                               what="warm-start training", logger=log)
     after = heldout_perplexity(model, test, pad, cfg.eval_batch_size)
     prompts = [split_example(text)[0] for text in test_texts[: cfg.samples]]
     samples = sample_replies(model, tokenizer, prompts, max_new_tokens=cfg.sample_max_new_tokens,

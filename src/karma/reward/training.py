@@ -291,6 +291,7 @@ def train_reward_model(
         fingerprint=_fingerprint(cfg, backbone, train),
         on_step=on_step,
         what="reward training",
+        logger=log,
     )
 
     model.eval()
