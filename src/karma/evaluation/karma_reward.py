@@ -33,9 +33,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from karma.backbones import load_causal_lm, load_tokenizer
 from karma.evaluation.cells import KARMA_REWARD_BENCHMARK, Cell, ItemScore, write_cell
 from karma.formats import SETTINGS, render_prompt
-from karma.progress import Progress
 from karma.ppo.cross_tokenizer import CrossTokenizerReward, TextScorer, response_token_ids
 from karma.ppo.state import Prompt, read_prompts
+from karma.progress import Progress
 from karma.settings import checked_kwargs
 
 log = logging.getLogger(__name__)
