@@ -18,7 +18,7 @@ import torch
 from scipy.stats import wilcoxon
 
 from karma.backbones import load_causal_lm, load_tokenizer
-from karma.evaluation.karma_reward import RewardBenchmarkConfig, score_items, _usable_prompts
+from karma.evaluation.karma_reward import RewardBenchmarkConfig, score_items
 from karma.ppo.settings import PolicyTrainingConfig
 from karma.ppo.state import read_prompts
 from karma.ppo.trl_backend import run_ppo
