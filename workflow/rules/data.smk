@@ -192,6 +192,8 @@ rule permute_labels:
         f"{RESULTS}/data/reward/{{setting}}/train_permuted.parquet",
     log:
         f"{LOGS}/data/permute_labels/{{setting}}.log",
+    benchmark:
+        f"{BENCH}/data/permute_labels/{{setting}}.tsv"
     conda:
         "../envs/data.yaml"
     params:
@@ -251,6 +253,8 @@ rule build_heldout_prompts:
         f"{RESULTS}/data/prompts/heldout.parquet",
     log:
         f"{LOGS}/data/build_prompts/heldout.log",
+    benchmark:
+        f"{BENCH}/data/build_prompts/heldout.tsv"
     conda:
         "../envs/data.yaml"
     params:
