@@ -25,6 +25,10 @@ import yaml
 from karma.settings import NumberKind, parse_number
 
 GLOB_CHARS = re.compile(r"[*?\[]")
+# karma.evaluation.cells.KARMA_REWARD_BENCHMARK (core cannot import evaluation; tests/evaluation/test_karma_reward.py
+# keeps them equal):
+# its items are held-out prompts, built by the data stage, not a benchmark file.
+KARMA_REWARD = "reward"
 # A dump's file name up to its first '.' names its jobs and outputs (results/<run>/data/posts/<name>...).
 DUMP_NAME = re.compile(r"^R[SC]_[A-Za-z0-9_-]+$")
 DUMP_PREFIX = {"submissions": "RS_", "comments": "RC_"}
@@ -199,6 +203,18 @@ def _known(names: Mapping[str, Any] | Sequence[str]) -> str:
     return ", ".join(sorted(names)) or "none"
 
 
+def _karma_reward_problems(config: Mapping[str, Any]) -> list[str]:
+    """The karma reward benchmark samples replies to held-out prompts: it needs its settings, not a file."""
+    problems = []
+    if "reward" not in config["benchmarks"]:
+        problems.append("benchmarks.reward: missing; benchmarks.names runs 'reward', so give its sampling "
+                        "settings (samples_per_prompt, max_new_tokens, temperature, ...; see config/README.md)")
+    if "heldout" not in config["prompts"]:
+        problems.append("prompts.heldout: missing; benchmarks.names runs 'reward', so give how many held-out "
+                        "prompts it scores ({reddit: N, ultrachat: N}; see config/README.md)")
+    return problems
+
+
 def reference_problems(config: Mapping[str, Any]) -> list[str]:
     """Names that must refer to something defined elsewhere in the config, and the family rule."""
     models, policies = config["models"], config["policies"]
@@ -231,7 +247,9 @@ def reference_problems(config: Mapping[str, Any]) -> list[str]:
             )
     benchmarks = config["benchmarks"]
     for name in benchmarks["names"]:
-        if name not in benchmarks["data"]:
+        if name == KARMA_REWARD:
+            problems += _karma_reward_problems(config)
+        elif name not in benchmarks["data"]:
             problems.append(
                 f"benchmarks.data.{name}: missing; benchmarks.names runs {name!r}, so give its data path"
             )

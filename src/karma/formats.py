@@ -140,6 +140,17 @@ def render_example(conv: Conversation, candidate: str, setting: str) -> str:
     return render_prompt(conv, setting) + _clean(candidate)
 
 
+def split_example(text: str) -> tuple[str, str]:
+    """``render_example``'s output back into (prompt, candidate): the candidate follows the last
+    assistant tag line (it cannot hold a tag itself, :func:`_clean` removed them)."""
+    marker = f"{ASSISTANT_TAG}\n"
+    cut = text.rfind(marker)
+    if cut < 0:
+        raise ValueError(f"text has no {ASSISTANT_TAG!r} line: not a rendered example ({text[:80]!r}...)")
+    cut += len(marker)
+    return text[:cut], text[cut:]
+
+
 def _with_text(conv: Conversation, part: str, text: str) -> Conversation:
     if part == "newest turn":
         return replace(conv, parents=(text,))

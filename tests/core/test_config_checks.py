@@ -187,6 +187,15 @@ def test_detoxify_scorer_needs_its_files():
     ]
 
 
+def test_the_karma_reward_needs_its_settings_and_held_out_prompts_not_a_file():
+    config = load("config.yaml")
+    assert "reward" in config["benchmarks"]["names"] and "reward" not in config["benchmarks"]["data"]
+    check(config)  # no data path asked for
+    del config["benchmarks"]["reward"], config["prompts"]["heldout"]
+    found = problems(config)
+    assert [p.split(":")[0] for p in found] == ["benchmarks.reward", "prompts.heldout"]
+
+
 def test_a_typo_in_the_shared_ppo_section_is_reported_once_under_ppo():
     config = load("paper.yaml")
     config["ppo"]["ppo"]["lerning_rate"] = config["ppo"]["ppo"].pop("learning_rate")

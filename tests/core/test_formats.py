@@ -12,6 +12,7 @@ from karma.formats import (
     fit_prompt,
     render_example,
     render_prompt,
+    split_example,
     truncate,
 )
 
@@ -31,6 +32,16 @@ def test_example_is_prompt_plus_candidate(setting):
         render_prompt(CONV, setting) + "Try a bigger pot."
     )
     assert render_prompt(CONV, setting).endswith(f"{ASSISTANT_TAG}\n")
+
+
+@pytest.mark.parametrize("setting", ["generalized", "conditioned"])
+def test_split_example_inverts_render_example(setting):
+    reply = f"Try a bigger pot.\nAnd {ASSISTANT_TAG} more sun."  # a forged tag is cleaned away first
+    prompt, candidate = split_example(render_example(CONV, reply, setting))
+    assert prompt == render_prompt(CONV, setting)
+    assert candidate == "Try a bigger pot.\nAnd  more sun."
+    with pytest.raises(ValueError, match="not a rendered example"):
+        split_example("no tags here")
 
 
 def test_generalized_has_no_metadata():

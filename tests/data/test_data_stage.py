@@ -9,10 +9,16 @@ import pytest
 from reddit_fixtures import comment, post, write_dump
 
 from karma.data.comment_collection import collect_comments
-from karma.data.examples import build_examples
+from karma.data.examples import build_examples, is_test_post, permute_labels
 from karma.data.filters import RedditFilters
 from karma.data.labels import LabelRule
 from karma.data.post_selection import select_posts
+from karma.data.prompts import (
+    build_heldout_prompts,
+    build_reddit_prompts,
+    build_ultrachat_prompts,
+    is_heldout_prompt,
+)
 from karma.data.prompts import build_reddit_prompts
 from karma.data.pushshift import iter_lines
 from karma.data.threads import ThreadOptions, build_threads
@@ -195,6 +201,69 @@ def test_reddit_prompts_come_from_training_threads(stage, tmp_path):
     assert all(r["source"] == "reddit" for r in rows)
     posts = [r["prompt_id"][3:] for r in rows if r["prompt_id"].startswith("t3_")]
     assert posts and not any(is_test_post(p, 1, 0.3) for p in posts)
+
+
+def write_ultrachat(path: Path, n: int = 60) -> Path:
+    import hashlib
+
+    import pyarrow as pa
+
+    rows = []
+    for i in range(n):
+        prompt = f"How do I water plant number {i}?"
+        rows.append({"prompt": prompt, "prompt_id": hashlib.sha256(prompt.encode()).hexdigest(),
+                     "messages": [{"content": prompt, "role": "user"}, {"content": "Daily.", "role": "assistant"}]})
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+def test_heldout_prompts_were_never_ppo_prompts(stage, tmp_path):
+    """The reward benchmark's items: test-split Reddit contexts and UltraChat prompts PPO never sees."""
+    source = write_ultrachat(tmp_path / "ultrachat.parquet")
+    seed, test_fraction, heldout_fraction = 1, 0.3, 0.25
+    ppo_reddit, ppo_ultra, heldout = (tmp_path / f"{n}.parquet" for n in ("reddit", "ultra", "heldout"))
+    build_reddit_prompts(stage["shards"], ppo_reddit, seed=seed, test_fraction=test_fraction,
+                         max_prompts=None, max_turn_chars=300)
+    n_ppo = build_ultrachat_prompts(source, ppo_ultra, seed=seed, max_prompts=None, mode="first_turn",
+                                    max_turn_chars=300, heldout_fraction=heldout_fraction)
+    counts = build_heldout_prompts(stage["shards"], source, heldout, seed=seed, test_fraction=test_fraction,
+                                   heldout_fraction=heldout_fraction, reddit_prompts=1000, ultrachat_prompts=5,
+                                   mode="first_turn", max_turn_chars=300)
+    rows = pq.read_table(heldout).to_pylist()
+    ids = {r["prompt_id"] for r in rows}
+    ppo_ids = {r["prompt_id"] for path in (ppo_reddit, ppo_ultra) for r in pq.read_table(path).to_pylist()}
+    assert not ids & ppo_ids
+    ultra = [r for r in rows if r["source"] == "ultrachat"]
+    n_heldout = sum(is_heldout_prompt(r["prompt_id"], seed, heldout_fraction)
+                    for r in pq.read_table(source).to_pylist())
+    assert 0 < n_heldout < 60 and n_ppo == 60 - n_heldout  # every prompt is on exactly one side
+    assert counts == {"reddit": len(rows) - len(ultra), "ultrachat": len(ultra)} and len(ultra) == 5
+    reddit_posts = [r["prompt_id"][3:] for r in rows if r["prompt_id"].startswith("t3_")]
+    assert reddit_posts and all(is_test_post(p, seed, test_fraction) for p in reddit_posts)
+    # The same inputs give the same items (the cell pairs variants by these ids).
+    again = tmp_path / "again.parquet"
+    build_heldout_prompts(stage["shards"], source, again, seed=seed, test_fraction=test_fraction,
+                          heldout_fraction=heldout_fraction, reddit_prompts=1000, ultrachat_prompts=5,
+                          mode="first_turn", max_turn_chars=300)
+    assert pq.read_table(again).equals(pq.read_table(heldout))
+
+
+def test_permuted_labels_keep_examples_and_label_rate(stage, tmp_path):
+    train, test = tmp_path / "train.parquet", tmp_path / "test.parquet"
+    build_examples(stage["shards"], "generalized", train, test, tmp_path / "stats.json",
+                   LabelRule(), seed=1, test_fraction=0.3, max_turn_chars=300)
+    out = tmp_path / "train_permuted.parquet"
+    stats = permute_labels(train, out, seed=3)
+    before, after = pq.read_table(train), pq.read_table(out)
+    assert after.schema == before.schema and after.drop(["label"]).equals(before.drop(["label"]))
+    labels, permuted = before.column("label").to_pylist(), after.column("label").to_pylist()
+    assert sorted(labels) == sorted(permuted) and labels != permuted
+    assert stats["examples"] == len(labels) and stats["labels_changed"] > 0
+    permute_labels(train, tmp_path / "again.parquet", seed=3)
+    assert pq.read_table(tmp_path / "again.parquet").equals(after)
+    pq.write_table(pq.read_table(train).drop(["label"]), tmp_path / "unlabelled.parquet")
+    with pytest.raises(ValueError, match="'label' column"):
+        permute_labels(tmp_path / "unlabelled.parquet", out, seed=3)
 
 
 def test_the_manifest_says_where_every_dropped_line_is(stage):

@@ -10,7 +10,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
-from test_cross_tokenizer import (
+from tiny_world import (
     SPECS,
     reward_tokenizer,
     write_policy,

@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import pytest
 import torch
-from test_cross_tokenizer import write_policy, write_prompts, write_reward_model
+from tiny_world import write_policy, write_prompts, write_reward_model
 
 import karma.ppo.trl_backend as trl_backend
 from karma.ppo.settings import PolicyTrainingConfig, PPOSettings

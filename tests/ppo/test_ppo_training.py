@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_cross_tokenizer import write_policy, write_prompts, write_reward_model
+from tiny_world import write_policy, write_prompts, write_reward_model
 
 from karma.ppo.checkpoints import CheckpointStore, TrainingState
 from karma.ppo.memory import ModelShape, estimate_ppo_memory_gib
@@ -182,7 +182,7 @@ def test_checkpoint_roundtrip_restores_weights_optimizer_scheduler_and_rng(tmp_p
         opt.step()
         sched.step()
     store = CheckpointStore(tmp_path, fingerprint="a")
-    path = store.save(TrainingState(3, 12, {"m": model}, opt, sched), [{"update": 1}])
+    path = store.save(TrainingState(3, 12, {"m": model}, opt, sched, 0.05), [{"update": 1}])
     assert "m.0.bias" not in load_file(path / "params.safetensors")
     expected_draw = (torch.rand(3), np.random.rand())
 

@@ -9,7 +9,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
 import torch
-from test_cross_tokenizer import (
+from tiny_world import (
     SPECS,
     policy_tokenizer,
     write_policy,

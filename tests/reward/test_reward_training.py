@@ -19,16 +19,10 @@ from safetensors.torch import load_file
 from karma.backbones import causal_lm_config, load_tokenizer
 from karma.demo.tokenizer_training import train_bpe_tokenizer
 from karma.formats import Conversation, render_example
+from karma.resumable_training import TrainingInterrupted, collate, epoch_order, latest_checkpoint
 from karma.reward.metrics import binary_metrics
 from karma.reward.model import KarmaRewardConfig, KarmaRewardModel, RewardScorer
-from karma.reward.training import (
-    TrainingInterrupted,
-    collate,
-    epoch_order,
-    latest_checkpoint,
-    micro_batch_loss,
-    train_reward_model,
-)
+from karma.reward.training import micro_batch_loss, train_reward_model
 
 SPEC = {
     "architecture": "llama",
@@ -206,7 +200,7 @@ def test_sigkilled_run_resumes_from_its_checkpoint(world, reference, tmp_path, c
     assert not (tmp_path / "model").exists()
 
     seen = []
-    with caplog.at_level(logging.INFO, logger="karma.reward.training"):
+    with caplog.at_level(logging.INFO, logger="karma"):  # the resume is logged by karma.resumable_training
         metrics = run(world, tmp_path, on_step=seen.append)
     assert seen == [3, 4, 5, 6]
     assert "resumed from checkpoint" in caplog.text and "at step 2 of 6" in caplog.text

@@ -20,7 +20,7 @@ from workflow_runner import ROOT, SNAKEMAKE, planned_jobs
 
 PAPER = str(ROOT / "config" / "paper.yaml")
 DEMO = str(ROOT / "config" / "config.yaml")
-PAPER_JOBS = 201
+PAPER_JOBS = 222  # 201 + the karma reward benchmark: held-out prompts (1) and 20 reward cells
 
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -179,7 +179,7 @@ def test_defect9_numbers_yaml_reads_as_text_are_accepted(tmp_path):
     assert yaml.safe_load(extra.read_text())["reward"]["training"]["learning_rate"] == "1e-5"
     code, out, _ = run(tmp_path, "-n", configfiles=(DEMO, extra))
     assert code == 0, out[-3000:]
-    assert total_jobs(out) == 46
+    assert total_jobs(out) == 72
 
 
 @pytest.mark.parametrize("name", ["..", "../../../../tmp/x"])

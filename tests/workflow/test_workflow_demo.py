@@ -42,8 +42,9 @@ def test_every_cell_of_every_policy_and_variant(demo):
     pairs = {(c.parent.parent.name, c.parent.name) for c in cells}
     expected = {(p, v) for p in POLICIES for v in ("base", "benign", "toxic")}
     expected |= {("tiny-pythia", "eroded"), ("tiny-falcon", "eroded")}
+    expected |= {(p, "control") for p in POLICIES}  # the negative control: permuted-label reward model
     assert pairs == expected
-    assert len(cells) == len(expected) * len(BENCHMARKS)
+    assert len(cells) == len(expected) * (len(BENCHMARKS) + 1)  # + the karma reward on held-out prompts
     humor = read_cell(demo / "results/e2e/eval/tiny-pythia/benign/humor.json")
     assert humor.n == 6 and humor.primary_value == pytest.approx(
         sum(i.score for i in humor.items) / humor.n)
@@ -80,7 +81,7 @@ def test_significance_has_the_papers_comparisons_and_units(demo):
     assert {r["unit"] for r in rows} == {"items", "models", "categories"}
     across = [r for r in rows
               if r["scope"] == "across_models" and (r["variant"], r["baseline"]) == ("toxic", "benign")]
-    assert {r["benchmark"] for r in across} == set(BENCHMARKS) and all(r["n"] == "3" for r in across)
+    assert {r["benchmark"] for r in across} == {*BENCHMARKS, "reward"} and all(r["n"] == "3" for r in across)
 
 
 def test_eroded_prompts_carry_sampled_metadata_and_ppo_reports_truncation(demo):
@@ -90,12 +91,13 @@ def test_eroded_prompts_carry_sampled_metadata_and_ppo_reports_truncation(demo):
         summary = json.loads((demo / f"results/e2e/policy/{policy}/{variant}/summary.json").read_text())
         assert summary["prompts_truncated"] >= 0 and summary["prompts_used"] > 0
     with (demo / "results/e2e/tables/ppo_summary.csv").open(newline="") as handle:
-        assert len(list(csv.DictReader(handle))) == 8
+        assert len(list(csv.DictReader(handle))) == 11
 
 
 def test_tables_figures_and_report(demo):
     tables = demo / "results/e2e/tables"
-    for stem in ("table1_humor", "table4_toxicity", "table7_mmlu", "table8_eroded", "reward_model", "ppo_summary"):
+    for stem in ("table1_humor", "table4_toxicity", "table7_mmlu", "table8_eroded", "reward_model", "ppo_summary",
+                 "karma_reward"):
         for fmt in ("csv", "md", "tex"):
             assert (tables / f"{stem}.{fmt}").stat().st_size > 0
     figures = demo / "results/e2e/figures"
@@ -128,7 +130,8 @@ def check_report_entries(html: str, results: str) -> None:
 def test_model_directories_carry_cards_provenance_and_chat_templates(demo):
     results = demo / "results/e2e"
     model_dirs = [results / "reward/generalized/model", results / "policy/tiny-falcon/benign/model",
-                  results / "policy/tiny-falcon/base/model", results / "models/tiny-falcon"]
+                  results / "policy/tiny-falcon/base/model", results / "models/tiny-falcon/init",
+                  results / "models/tiny-falcon/pretrained"]
     for model_dir in model_dirs:
         assert (model_dir / "README.md").read_text().startswith("---\n"), model_dir
         provenance = json.loads((model_dir / "provenance.json").read_text())

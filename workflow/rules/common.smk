@@ -94,9 +94,34 @@ def dump_verification(name):
 VARIANTS = config["variants"]
 TRAINED_VARIANTS = [name for name, spec in VARIANTS.items() if "setting" in spec]
 POLICIES = list(config["policies"])
-BENCHMARKS = list(config["benchmarks"]["names"])
+# The karma reward on held-out prompts is its own job (sampling + reward models); the rest run in lm-eval.
+KARMA_REWARD = "reward"
+EVAL_REWARD = KARMA_REWARD in config["benchmarks"]["names"]
+BENCHMARKS = [name for name in config["benchmarks"]["names"] if name != KARMA_REWARD]
 # Checked here, before the DAG is built: a metric that is not one of the benchmark's per-item scores.
 PRIMARY_METRICS = primary_metrics(config["benchmarks"].get("metrics"), BENCHMARKS)
+PERMUTED_SUFFIX = "-permuted"
+# Demo: tiny spec policies are warm-started as language models before PPO (karma.demo.pretraining).
+PRETRAIN = config["demo"].get("pretrain")
+
+
+def variant_reward_model(variant):
+    """The reward model a trained variant is PPO-trained against: its setting, or the permuted-label
+    model of its setting (the negative control)."""
+    spec = VARIANTS[variant]
+    permuted = spec.get("labels", "observed") == "permuted"
+    return spec["setting"] + (PERMUTED_SUFFIX if permuted else "")
+
+
+# Reward models: both settings always (the reward table compares them), permuted ones when used.
+REWARD_MODELS = SETTINGS + sorted(
+    {
+        variant_reward_model(name)
+        for name in TRAINED_VARIANTS
+        if VARIANTS[name]["policies"]
+    }
+    - set(SETTINGS)
+)
 
 
 def _check_variant_metadata():
@@ -154,6 +179,7 @@ wildcard_constraints:
     submissions_dump=_alternatives(SUBMISSION_DUMPS),
     comments_dump=_alternatives(COMMENT_DUMPS),
     setting=_alternatives(SETTINGS),
+    reward_model=_alternatives(REWARD_MODELS),
     source=_alternatives(PROMPT_SOURCES),
     shard=r"\d+",
     model=_alternatives(config["models"]),
@@ -196,6 +222,7 @@ def data_targets():
             split=["train", "test"],
         ),
         *expand(f"{RESULTS}/data/prompts/{{source}}.parquet", source=PROMPT_SOURCES),
+        *([f"{RESULTS}/data/prompts/heldout.parquet"] if EVAL_REWARD else []),
     ]
 
 
@@ -203,13 +230,34 @@ def tokenizer_dir(name):
     return f"{RESULTS}/tokenizers/{name}"
 
 
+def warm_started(name):
+    """A policy built from a spec (demo) is warm-started when demo.pretrain is set."""
+    return (
+        bool(PRETRAIN)
+        and name in config["policies"]
+        and "spec" in config["models"][name]
+    )
+
+
 def model_dir(name):
-    """A hub model is fetched into resources/; a spec model is built (with its tokenizer) per run."""
+    """A hub model is fetched into resources/; a spec model is built (with its tokenizer) per run
+    into models/<name>/init, and a warm-started policy is trained from there into .../pretrained.
+    """
     if name not in config["models"]:
         raise ValueError(f"model {name!r} is not defined under config key 'models'")
     if "hub" in config["models"][name]:
         return f"resources/models/{name}"
-    return f"{RESULTS}/models/{name}"
+    if warm_started(name):
+        return f"{RESULTS}/models/{name}/pretrained"
+    return f"{RESULTS}/models/{name}/init"
+
+
+def pretrain_params(wildcards):
+    return {"seed": config["seed"], **PRETRAIN}
+
+
+def pretrain_targets():
+    return [f"{RESULTS}/models/{p}/pretrain.json" for p in POLICIES if warm_started(p)]
 
 
 def policy_model(policy, variant):
@@ -292,7 +340,17 @@ def cell_path(policy, variant, benchmark):
 
 
 def eval_targets():
-    return [cell_path(p, v, b) for p, v in policy_variant_pairs() for b in BENCHMARKS]
+    names = BENCHMARKS + ([KARMA_REWARD] if EVAL_REWARD else [])
+    return [cell_path(p, v, b) for p, v in policy_variant_pairs() for b in names]
+
+
+def reward_benchmark_params(wildcards):
+    """The reward benchmark's settings (their presence is checked with the config, karma.config_checks)."""
+    return {
+        "seed": config["seed"],
+        "device": config["benchmarks"]["device"],
+        **config["benchmarks"]["reward"],
+    }
 
 
 def train_log_targets():
@@ -320,6 +378,7 @@ def table_outputs():
             BENCHMARKS,
             eroded=has_eroded,
             reward=True,
+            karma_reward=EVAL_REWARD,
             comparison=bool(config["report"]["paper_policy_map"]),
             ppo=bool(TRAINED_VARIANTS),
             data=True,
@@ -461,6 +520,10 @@ def _cell_minutes(benchmark, params_b):
     return 30 + (90 + 60 * params_b) * share * samples
 
 
+def reward_eval_runtime(wildcards, attempt):
+    return int(_cell_minutes(KARMA_REWARD, _params_b(wildcards.policy)) * attempt)
+
+
 def eval_runtime(wildcards, attempt):
     minutes = sum(
         _cell_minutes(name, _params_b(wildcards.policy))
@@ -470,12 +533,26 @@ def eval_runtime(wildcards, attempt):
 
 
 def reward_targets():
-    return expand(f"{RESULTS}/reward/{{setting}}/metrics.json", setting=SETTINGS)
+    """Held-out metrics of every reward model, in REWARD_MODELS order (the report names them so)."""
+    return expand(f"{RESULTS}/reward/{{name}}/metrics.json", name=REWARD_MODELS)
+
+
+def reward_training_data(wildcards):
+    """A permuted-label reward model trains on the permuted split, and is tested on the real one."""
+    name = wildcards.reward_model
+    setting = name.removesuffix(PERMUTED_SUFFIX)
+    train = "train_permuted" if name.endswith(PERMUTED_SUFFIX) else "train"
+    return {
+        "train": f"{RESULTS}/data/reward/{setting}/{train}.parquet",
+        "test": f"{RESULTS}/data/reward/{setting}/test.parquet",
+        "stats": f"{RESULTS}/data/reward/{setting}/stats.json",
+    }
 
 
 def all_targets():
     return (
         data_targets()
+        + pretrain_targets()
         + reward_targets()
         + ppo_targets()
         + eval_targets()

@@ -184,6 +184,24 @@ rule build_examples:
         "../scripts/build_examples.py"
 
 
+rule permute_labels:
+    """The negative control's reward training split: labels permuted within the training split."""
+    input:
+        f"{RESULTS}/data/reward/{{setting}}/train.parquet",
+    output:
+        f"{RESULTS}/data/reward/{{setting}}/train_permuted.parquet",
+    log:
+        f"{LOGS}/data/permute_labels/{{setting}}.log",
+    benchmark:
+        f"{BENCH}/data/permute_labels/{{setting}}.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        seed=config["seed"],
+    script:
+        "../scripts/permute_labels.py"
+
+
 rule build_reddit_prompts:
     input:
         shards=shard_paths(),
@@ -220,8 +238,34 @@ rule build_ultrachat_prompts:
         max_prompts=config["prompts"]["ultrachat"]["max_prompts"],
         mode=config["prompts"]["ultrachat"]["mode"],
         max_turn_chars=config["context"]["max_turn_chars"],
+        heldout_fraction=config["prompts"]["ultrachat"].get("heldout_fraction", 0.0),
     script:
         "../scripts/build_ultrachat_prompts.py"
+
+
+rule build_heldout_prompts:
+    """The reward benchmark's items: Reddit contexts of test-split threads and UltraChat prompts
+    kept out of PPO."""
+    input:
+        shards=shard_paths(),
+        ultrachat=config["prompts"]["ultrachat"]["source"],
+    output:
+        f"{RESULTS}/data/prompts/heldout.parquet",
+    log:
+        f"{LOGS}/data/build_prompts/heldout.log",
+    benchmark:
+        f"{BENCH}/data/build_prompts/heldout.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        seed=config["seed"],
+        test_fraction=config["split"]["test_fraction"],
+        heldout_fraction=config["prompts"]["ultrachat"].get("heldout_fraction", 0.0),
+        counts=config["prompts"].get("heldout", {}),
+        mode=config["prompts"]["ultrachat"]["mode"],
+        max_turn_chars=config["context"]["max_turn_chars"],
+    script:
+        "../scripts/build_heldout_prompts.py"
 
 
 rule sample_prompt_metadata:

@@ -118,3 +118,29 @@ else:
             run=evaluation_params,
         script:
             "../scripts/evaluate_policy.py"
+
+
+rule evaluate_reward:
+    """The karma reward of the policy's replies to held-out prompts (karma.evaluation.karma_reward)."""
+    input:
+        model=lambda wc: policy_model(wc.policy, wc.variant),
+        prompts=f"{RESULTS}/data/prompts/heldout.parquet",
+        generalized=f"{RESULTS}/reward/generalized/model",
+        conditioned=f"{RESULTS}/reward/conditioned/model",
+    output:
+        f"{RESULTS}/eval/{{policy}}/{{variant}}/{KARMA_REWARD}.json",
+    log:
+        f"{LOGS}/eval/{{policy}}/{{variant}}/{KARMA_REWARD}.log",
+    benchmark:
+        f"{BENCH}/eval/{{policy}}/{{variant}}/{KARMA_REWARD}.tsv"
+    conda:
+        "../envs/eval.yaml"
+    # 1 by default (tiny demo models gain nothing from more); profiles/slurm sets-threads for GPU jobs.
+    threads: 1
+    resources:
+        mem_mb=eval_mem_mb,
+        runtime=reward_eval_runtime,
+    params:
+        config=reward_benchmark_params,
+    script:
+        "../scripts/evaluate_reward.py"

@@ -1,6 +1,33 @@
 # The PPO stage: base policies exported as they are, other variants PPO-trained against a reward model.
 
 
+if PRETRAIN:
+
+    rule pretrain_policy:
+        """Demo: warm-start a tiny random-init policy as a language model on the training threads,
+        in the text form PPO gives it (karma.demo.pretraining)."""
+        input:
+            init=f"{RESULTS}/models/{{policy}}/init",
+            train=f"{RESULTS}/data/reward/generalized/train.parquet",
+            test=f"{RESULTS}/data/reward/generalized/test.parquet",
+        output:
+            model=directory(f"{RESULTS}/models/{{policy}}/pretrained"),
+            report=f"{RESULTS}/models/{{policy}}/pretrain.json",
+        log:
+            f"{LOGS}/models/{{policy}}/pretrain.log",
+        benchmark:
+            f"{BENCH}/models/{{policy}}/pretrain.tsv"
+        conda:
+            "../envs/ppo.yaml"
+        threads: 1
+        params:
+            config=pretrain_params,
+            # Outside the outputs: Snakemake deletes a failed job's outputs, checkpoints must survive.
+            checkpoints=f"{RESULTS}/models/{{policy}}/pretrain-checkpoints",
+        script:
+            "../scripts/pretrain_policy.py"
+
+
 rule export_base_policy:
     input:
         policy=lambda wc: model_dir(wc.policy),
@@ -24,7 +51,7 @@ rule export_base_policy:
 rule train_policy:
     input:
         policy=lambda wc: model_dir(wc.policy),
-        reward_model=lambda wc: f"{RESULTS}/reward/{VARIANTS[wc.variant]['setting']}/model",
+        reward_model=lambda wc: f"{RESULTS}/reward/{variant_reward_model(wc.variant)}/model",
         prompts=lambda wc: prompts_path(wc.variant),
     output:
         model=directory(f"{RESULTS}/policy/{{policy}}/{{variant}}/model"),

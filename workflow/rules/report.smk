@@ -18,7 +18,7 @@ rule tables:
         "../envs/report.yaml"
     params:
         statistics=config["statistics"],
-        settings=SETTINGS,
+        settings=REWARD_MODELS,
         example_settings=SETTINGS,
         policy_order=POLICIES,
         paper_policy_map=config["report"]["paper_policy_map"],
@@ -42,7 +42,7 @@ rule figures:
         "../envs/report.yaml"
     params:
         statistics=config["statistics"],
-        settings=SETTINGS,
+        settings=REWARD_MODELS,
         policy_order=POLICIES,
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     script:

@@ -24,11 +24,11 @@ rule build_tiny_model:
     input:
         tokenizer=lambda wc: tokenizer_dir(config["models"][wc.model]["tokenizer"]),
     output:
-        directory(f"{RESULTS}/models/{{model}}"),
+        directory(f"{RESULTS}/models/{{model}}/init"),
     log:
-        f"{LOGS}/models/{{model}}.log",
+        f"{LOGS}/models/{{model}}/init.log",
     benchmark:
-        f"{BENCH}/models/{{model}}.tsv"
+        f"{BENCH}/models/{{model}}/init.tsv"
     conda:
         "../envs/reward.yaml"
     resources:
@@ -59,17 +59,15 @@ rule fetch_model:
 
 rule train_reward_model:
     input:
-        train=f"{RESULTS}/data/reward/{{setting}}/train.parquet",
-        test=f"{RESULTS}/data/reward/{{setting}}/test.parquet",
-        stats=f"{RESULTS}/data/reward/{{setting}}/stats.json",
+        unpack(reward_training_data),
         backbone=model_dir(config["reward"]["backbone"]),
     output:
-        model=directory(f"{RESULTS}/reward/{{setting}}/model"),
-        metrics=f"{RESULTS}/reward/{{setting}}/metrics.json",
+        model=directory(f"{RESULTS}/reward/{{reward_model}}/model"),
+        metrics=f"{RESULTS}/reward/{{reward_model}}/metrics.json",
     log:
-        f"{LOGS}/reward/{{setting}}.log",
+        f"{LOGS}/reward/{{reward_model}}.log",
     benchmark:
-        f"{BENCH}/reward/{{setting}}.tsv"
+        f"{BENCH}/reward/{{reward_model}}.tsv"
     conda:
         "../envs/reward.yaml"
     # 1 by default (tiny demo models gain nothing from more); profiles/slurm sets-threads for GPU jobs.
@@ -79,7 +77,7 @@ rule train_reward_model:
         runtime=reward_runtime,
     params:
         # Checkpoints live beside the outputs, not in them, so a killed job's work survives.
-        checkpoints=f"{RESULTS}/reward/{{setting}}/checkpoints",
+        checkpoints=f"{RESULTS}/reward/{{reward_model}}/checkpoints",
         training=reward_training_params,
     script:
         "../scripts/train_reward_model.py"

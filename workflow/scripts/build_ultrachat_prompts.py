@@ -9,4 +9,5 @@ build_ultrachat_prompts(
     max_prompts=snakemake.params.max_prompts,
     mode=snakemake.params.mode,
     max_turn_chars=snakemake.params.max_turn_chars,
+    heldout_fraction=snakemake.params.heldout_fraction,
 )

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -117,4 +118,26 @@ def build_examples(
     }
     write_json(stats, stats_path)
     log.info("examples %s: %s", setting, stats)
+    return stats
+
+
+def permute_labels(train_path: str | Path, out_path: str | Path, *, seed: int) -> dict[str, Any]:
+    """The negative control's training split: the same examples with their labels permuted (seeded).
+
+    A reward model trained on it sees the karma split's texts and label rate but no link between
+    them, so its held-out AUC should be about 0.5; PPO against it shows what PPO does without the
+    karma signal.
+    """
+    table = pq.read_table(train_path)
+    if "label" not in table.column_names or table.num_rows == 0:
+        raise ValueError(f"{train_path}: a reward training split with a 'label' column and rows is needed")
+    labels = table.column("label").to_numpy()
+    permuted = labels[np.random.default_rng([seed, 0x9E3779B9]).permutation(len(labels))]
+    index = table.column_names.index("label")
+    out = table.set_column(index, table.schema.field(index), pa.array(permuted, type=table.schema.field(index).type))
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(out, out_path, compression="zstd")
+    stats = {"examples": len(labels), "positive_rate": float(labels.mean()),
+             "labels_changed": float((permuted != labels).mean())}
+    log.info("permuted the labels of %s: %s", train_path, stats)
     return stats

@@ -74,18 +74,28 @@ def _write(rows: list[dict[str, Any]], out_path: str | Path) -> None:
     pq.write_table(pa.Table.from_pylist(rows, schema=PROMPT_SCHEMA), out_path, compression="zstd")
 
 
+def _reddit_contexts(
+    shard_paths: Sequence[str | Path], *, seed: int, test_fraction: float, max_turn_chars: int,
+    split: Literal["train", "test"],
+) -> list[dict[str, Any]]:
+    """One prompt per replied-to context (post or comment) of the threads on one side of the split."""
+    rows: dict[str, dict[str, Any]] = {}
+    for row in sorted(read_thread_rows(shard_paths), key=lambda r: r["comment_id"]):
+        if is_test_post(row["post_id"], seed, test_fraction) != (split == "test") or row["parent_id"] in rows:
+            continue
+        conv = conversation_from_thread(row, max_turn_chars)
+        rows[row["parent_id"]] = _prompt_row(row["parent_id"], "reddit", conv)
+    return list(rows.values())
+
+
 def build_reddit_prompts(
     shard_paths: Sequence[str | Path], out_path: str | Path, *, seed: int, test_fraction: float,
     max_prompts: int | None, max_turn_chars: int,
 ) -> int:
-    """One prompt per replied-to context (post or comment) of the training threads only."""
-    rows: dict[str, dict[str, Any]] = {}
-    for row in sorted(read_thread_rows(shard_paths), key=lambda r: r["comment_id"]):
-        if is_test_post(row["post_id"], seed, test_fraction) or row["parent_id"] in rows:
-            continue
-        conv = conversation_from_thread(row, max_turn_chars)
-        rows[row["parent_id"]] = _prompt_row(row["parent_id"], "reddit", conv)
-    chosen = _limit(list(rows.values()), max_prompts, seed)
+    """PPO prompts: one per replied-to context of the training threads only."""
+    rows = _reddit_contexts(shard_paths, seed=seed, test_fraction=test_fraction,
+                            max_turn_chars=max_turn_chars, split="train")
+    chosen = _limit(rows, max_prompts, seed)
     _write(chosen, out_path)
     log.info("reddit prompts: %d of %d contexts", len(chosen), len(rows))
     return len(chosen)
@@ -94,10 +104,12 @@ def build_reddit_prompts(
 UltraChatMode = Literal["first_turn", "dialogue"]
 
 
-def build_ultrachat_prompts(
-    source_path: str | Path, out_path: str | Path, *, seed: int, max_prompts: int | None,
-    mode: UltraChatMode, max_turn_chars: int,
-) -> int:
+def is_heldout_prompt(prompt_id: str, seed: int, heldout_fraction: float) -> bool:
+    """Whether an UltraChat prompt is kept out of PPO for the reward benchmark (seeded hash)."""
+    return stable_unit(seed, "heldout-prompt", prompt_id) < heldout_fraction
+
+
+def _ultrachat_rows(source_path: str | Path, mode: UltraChatMode, max_turn_chars: int) -> list[dict[str, Any]]:
     """UltraChat-200k rows (``prompt``, ``prompt_id``, ``messages``) as conversations.
 
     ``first_turn`` uses the opening user request; ``dialogue`` keeps the earlier turns as parents
@@ -118,10 +130,48 @@ def build_ultrachat_prompts(
             conv = Conversation(title=truncate(turns[0], max_turn_chars), parents=tuple(parents))
         prompt_id = record["prompt_id"] or hashlib.sha256(record["prompt"].encode()).hexdigest()
         rows.append(_prompt_row(prompt_id, "ultrachat", conv))
-    chosen = _limit(rows, max_prompts, seed)
+    return rows
+
+
+def build_ultrachat_prompts(
+    source_path: str | Path, out_path: str | Path, *, seed: int, max_prompts: int | None,
+    mode: UltraChatMode, max_turn_chars: int, heldout_fraction: float = 0.0,
+) -> int:
+    """PPO prompts from UltraChat, without the share ``heldout_fraction`` kept for the reward benchmark."""
+    rows = _ultrachat_rows(source_path, mode, max_turn_chars)
+    kept = [r for r in rows if not is_heldout_prompt(r["prompt_id"], seed, heldout_fraction)]
+    chosen = _limit(kept, max_prompts, seed)
     _write(chosen, out_path)
-    log.info("ultrachat prompts: %d of %d", len(chosen), len(rows))
+    log.info("ultrachat prompts: %d of %d (%d held out for the reward benchmark)",
+             len(chosen), len(rows), len(rows) - len(kept))
     return len(chosen)
+
+
+def build_heldout_prompts(
+    shard_paths: Sequence[str | Path], ultrachat_source: str | Path, out_path: str | Path, *,
+    seed: int, test_fraction: float, heldout_fraction: float, reddit_prompts: int,
+    ultrachat_prompts: int, mode: UltraChatMode, max_turn_chars: int,
+) -> dict[str, int]:
+    """The reward benchmark's items: Reddit contexts of test-split threads and UltraChat prompts that
+    :func:`build_ultrachat_prompts` keeps out of PPO; neither side can have been a PPO prompt."""
+    reddit = _reddit_contexts(shard_paths, seed=seed, test_fraction=test_fraction,
+                              max_turn_chars=max_turn_chars, split="test")
+    ultrachat = [r for r in _ultrachat_rows(ultrachat_source, mode, max_turn_chars)
+                 if is_heldout_prompt(r["prompt_id"], seed, heldout_fraction)]
+    counts = {"reddit": len(reddit), "ultrachat": len(ultrachat)}
+    for source, available, wanted in (("reddit", reddit, reddit_prompts), ("ultrachat", ultrachat, ultrachat_prompts)):
+        if len(available) < wanted:
+            log.warning("held-out %s prompts: %d wanted, only %d available; using all of them",
+                        source, wanted, len(available))
+    chosen = _limit(reddit, reddit_prompts, seed) + _limit(ultrachat, ultrachat_prompts, seed)
+    if not chosen:
+        raise ValueError("no held-out prompt: the test split has no thread and no UltraChat prompt is held "
+                         "out; raise split.test_fraction or prompts.ultrachat.heldout_fraction")
+    _write(chosen, out_path)
+    log.info("held-out prompts: %d reddit (of %d test-split contexts), %d ultrachat (of %d held out)",
+             min(reddit_prompts, counts["reddit"]), counts["reddit"],
+             min(ultrachat_prompts, counts["ultrachat"]), counts["ultrachat"])
+    return {source: sum(r["source"] == source for r in chosen) for source in counts}
 
 
 def sample_prompt_metadata(

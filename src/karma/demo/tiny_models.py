@@ -39,15 +39,17 @@ def write_tiny_model(
     *,
     seed: int = 0,
     run_config: Mapping[str, Any] | None = None,
+    name: str | None = None,
 ) -> Path:
     """Build a model for the tokenizer in ``tokenizer_dir`` and save both to ``out_dir`` (safetensors),
-    with a model card and provenance (``run_config``: the workflow config)."""
+    with a model card and provenance (``run_config``: the workflow config); ``name`` titles the card
+    (default: the directory's name)."""
     tokenizer = load_tokenizer(tokenizer_dir)
     model = build_causal_lm(spec, tokenizer, seed=seed)
     out = Path(out_dir)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     n_params = sum(p.numel() for p in model.parameters())
-    card = tiny_model_card(out.name, spec, n_params, len(tokenizer), seed)
+    card = tiny_model_card(name or out.name, spec, n_params, len(tokenizer), seed)
     write_model_card(out, card, collect_provenance(run_config))
     return out

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 CELL_SCHEMA_VERSION = 1
+# The benchmark name of the karma reward on held-out prompts (karma.evaluation.karma_reward): not one
+# of the paper's seven, so it has its own table.
+KARMA_REWARD_BENCHMARK = "reward"
 
 
 @dataclass

@@ -38,6 +38,7 @@ class TrainingState:
     modules: Mapping[str, nn.Module]
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
+    kl_coef: float
 
 
 def _trainable(modules: Mapping[str, nn.Module]) -> dict[str, nn.Parameter]:
@@ -80,6 +81,7 @@ class Checkpoint:
         self.update: int = meta["update"]
         self.episodes: int = meta["episodes"]
         self.fingerprint: str = meta["fingerprint"]
+        self.kl_coef: float = meta["kl_coef"]
 
     def log_rows(self) -> list[dict[str, Any]]:
         return read_train_log(self.path / "train_log.jsonl")
@@ -187,7 +189,8 @@ class CheckpointStore:
         save_file(rng_tensors, tmp / "rng.safetensors")
         (tmp / "rng.json").write_text(json.dumps(rng_meta))
         (tmp / "train_log.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in log_rows))
-        meta = {"update": state.update, "episodes": state.episodes, "fingerprint": self.fingerprint}
+        meta = {"update": state.update, "episodes": state.episodes, "fingerprint": self.fingerprint,
+                "kl_coef": state.kl_coef}
         (tmp / "state.json").write_text(json.dumps(meta))
         for item in tmp.iterdir():
             with item.open("rb") as handle:

@@ -29,7 +29,12 @@ class PPOSettings:
     mini_batch_size         16          rollouts per optimizer step (4 steps per PPO epoch)
     micro_batch_size        4           rollouts per forward/backward (gradient accumulation)
     ppo_epochs              4           passes over each batch (TRL default)
-    kl_coef                 0.05        per-token KL penalty against the frozen base (TRL default)
+    kl_coef                 0.05        per-token KL penalty against the frozen base (TRL default);
+                                        the starting value when ``kl_target`` is set
+    kl_target               null        adapt kl_coef toward this KL (nats per response; Ziegler
+                                        et al. 2019); null keeps kl_coef fixed (TRL's behaviour)
+    kl_horizon              10000       episodes over which the controller may move kl_coef by
+                                        about e^0.2 (Ziegler et al.'s value)
     response_length         64          new tokens per response: Reddit replies are short
     temperature             0.7         sampling temperature (TRL default)
     max_prompt_tokens       256         longer prompts are cut from the left, keeping the post and
@@ -51,6 +56,8 @@ class PPOSettings:
     micro_batch_size: int = 4
     ppo_epochs: int = 4
     kl_coef: float = 0.05
+    kl_target: float | None = None
+    kl_horizon: int = 10_000
     response_length: int = 64
     temperature: float = 0.7
     max_prompt_tokens: int = 256
@@ -65,7 +72,7 @@ class PPOSettings:
 
     def __post_init__(self) -> None:
         positive = ("total_episodes", "batch_size", "mini_batch_size", "micro_batch_size", "ppo_epochs",
-                    "response_length", "max_prompt_tokens", "rollout_batch_size")
+                    "response_length", "max_prompt_tokens", "rollout_batch_size", "kl_horizon")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"ppo.{name} must be at least 1, got {getattr(self, name)}")
@@ -81,6 +88,8 @@ class PPOSettings:
             )
         if self.learning_rate <= 0 or self.temperature <= 0 or self.kl_coef < 0:
             raise ValueError("ppo.learning_rate and ppo.temperature must be > 0 and ppo.kl_coef >= 0")
+        if self.kl_target is not None and self.kl_target <= 0:
+            raise ValueError(f"ppo.kl_target must be > 0 (nats per response) or null, got {self.kl_target}")
 
     @property
     def total_updates(self) -> int:

@@ -22,6 +22,7 @@ PROMPT_COLUMNS = ("prompt_id", "source", "title", "body", "parents", "siblings",
 class Prompt:
     prompt_id: str
     conversation: Conversation
+    source: str | None = None
 
 
 def read_prompts(path: str | Path) -> list[Prompt]:
@@ -37,7 +38,7 @@ def read_prompts(path: str | Path) -> list[Prompt]:
             subreddit=row["subreddit"],
             created_utc=row["created_utc"],
         )
-        prompts.append(Prompt(str(row["prompt_id"]), conversation))
+        prompts.append(Prompt(str(row["prompt_id"]), conversation, row["source"]))
     if not prompts:
         raise ValueError(f"prompt file {path} has no rows; PPO needs prompts")
     return prompts
@@ -75,7 +76,8 @@ class UpdateStats:
 
     ``kl`` is the mean per-response KL to the base policy (nats, summed over response tokens);
     ``entropy`` the mean per-token entropy of the policy during the update; ``mean_reward`` the mean
-    score the trainer optimised (the reward-model probability, less ``missing_eos_penalty`` if set).
+    score the trainer optimised (the reward-model probability, less ``missing_eos_penalty`` if set);
+    ``kl_coef`` the KL coefficient this update's rewards were computed with.
     """
 
     update: int
@@ -90,3 +92,4 @@ class UpdateStats:
     learning_rate: float
     seconds: float
     samples: list[dict[str, Any]]
+    kl_coef: float

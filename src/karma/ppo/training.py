@@ -92,6 +92,7 @@ def _row(stats: UpdateStats) -> dict[str, Any]:
         "value_loss": stats.value_loss,
         "policy_loss": stats.policy_loss,
         "approx_kl": stats.approx_kl,
+        "kl_coef": stats.kl_coef,
         "learning_rate": stats.learning_rate,
         "seconds": round(stats.seconds, 4),
     }

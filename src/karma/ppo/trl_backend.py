@@ -21,10 +21,14 @@ How the pieces meet TRL's ``PPOTrainer`` (read against trl 1.12.0):
   scheduler (passed in through ``optimizers=``) and build the trainer for the *remaining* updates
   from the *base* policy (its constructor copies the policy as the frozen KL reference), then load
   weights, optimizer and scheduler from the checkpoint in place and restore the RNG after the trainer
-  has reseeded it; a callback checkpoints every N updates. Prompts come from :func:`prompt_order`, so
-  a resumed run continues the uninterrupted run's prompts: on CPU it reproduces it exactly (tested).
-* **Value model**: ``AutoModelForSequenceClassification`` (one label) from the policy directory; TRL
-  reads its ``base_model_prefix`` backbone and ``score`` head. **LoRA**: the policy becomes a
+  has reseeded it; a callback checkpoints every N updates (with the KL coefficient). Prompts come
+  from :func:`prompt_order`, so a resumed run continues the uninterrupted run's prompts: on CPU it
+  reproduces it exactly (tested).
+* **KL coefficient.** TRL reads ``args.kl_coef`` each update; with ``kl_target`` set, the update
+  callback sets it from :class:`karma.ppo.kl_control.KLController` after every update.
+* **Value model**: ``AutoModelForSequenceClassification`` (one label) from the policy directory, its
+  ``score`` head set to zero (:func:`zero_value_head`); TRL reads its ``base_model_prefix`` backbone
+  and ``score`` head. **LoRA**: the policy becomes a
   ``PeftModel`` (TRL then uses the adapter-disabled policy as reference, no second copy); the value
   model gets LoRA layers injected in place and keeps a trainable ``score``.
 """
@@ -61,6 +65,7 @@ from karma.backbones import load_causal_lm, load_tokenizer, pick_device
 from karma.formats import Setting, fit_prompt, render_prompt
 from karma.ppo.checkpoints import Checkpoint, TrainingState
 from karma.ppo.cross_tokenizer import CrossTokenizerReward, TextScorer
+from karma.ppo.kl_control import KLController
 from karma.ppo.settings import PolicyTrainingConfig
 from karma.ppo.state import Prompt, UpdateStats
 
@@ -258,6 +263,7 @@ def build_models(
         value = AutoModelForSequenceClassification.from_pretrained(
             policy_dir, num_labels=1, dtype=dtype, local_files_only=True, trust_remote_code=False
         )
+    zero_value_head(value)
     ensure_distinct_pad(tokenizer, policy, value)
     for model in (policy, value):
         _set_pad(model, tokenizer.pad_token_id)
@@ -272,6 +278,21 @@ def build_models(
         for name, param in value.named_parameters():
             param.requires_grad = "lora_" in name or name.startswith("score.")
     return policy, value, tokenizer
+
+
+def zero_value_head(value: PreTrainedModel) -> None:
+    """Start the value head at zero: every state's value is 0 until the head learns.
+
+    The value model cannot start from the reward model (their tokenizers differ), and a randomly
+    initialised head gives each token a random value about as large as the reward differences PPO
+    must learn from, drowning the advantage of the first reply tokens in noise. A zero head makes the
+    first updates REINFORCE with the batch mean as baseline (TRL whitens advantages).
+    """
+    head = value.score
+    with torch.no_grad():
+        head.weight.zero_()
+        if getattr(head, "bias", None) is not None:
+            head.bias.zero_()
 
 
 def export_policy(policy: nn.Module) -> PreTrainedModel:
@@ -315,11 +336,16 @@ class _UpdateHook(TrainerCallback):
         # TRL averages these over an (epochs, mini-batches, batch/micro) array of which only
         # mini/micro entries per mini-batch are filled (the rest stay 0): undo that dilution.
         filled = run.config.ppo.batch_size / run.config.ppo.mini_batch_size
+        kl = float(logs["objective/kl"])
+        used_coef = args.kl_coef
+        # TRL reads args.kl_coef afresh when it computes the next update's rewards (trl 1.12
+        # PPOTrainer.train: ``non_score_reward = -args.kl_coef * kl``), so setting it here adapts it.
+        args.kl_coef = run.kl.update(kl, run.config.ppo.batch_size)
         stats = UpdateStats(
             update=update,
             episodes=run.start_episodes + state.episode,
             mean_reward=float(logs["objective/scores"]),
-            kl=float(logs["objective/kl"]),
+            kl=kl,
             entropy=filled * float(logs["policy/entropy_avg"]),
             clip_fraction=filled * float(logs["policy/clipfrac_avg"]),
             value_loss=filled * float(logs["loss/value_avg"]),
@@ -329,6 +355,7 @@ class _UpdateHook(TrainerCallback):
             seconds=now - run.last_time,
             samples=[{"prompt_id": r.prompt_id, "response": r.response, "reward": r.reward}
                      for r in rollouts],
+            kl_coef=used_coef,
         )
         run.last_time = now
         run.on_update(stats)
@@ -348,6 +375,7 @@ class _Run:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     reward_model: AdapterRewardModel
+    kl: KLController
     on_update: Callable[[UpdateStats], None]
     on_checkpoint: Callable[[TrainingState], None]
     start_update: int
@@ -356,7 +384,7 @@ class _Run:
 
     def state(self, update: int, episodes: int) -> TrainingState:
         return TrainingState(update, episodes, {"policy": self.policy, "value": self.value},
-                             self.optimizer, self.scheduler)
+                             self.optimizer, self.scheduler, self.kl.value)
 
 
 @dataclass(frozen=True)
@@ -370,7 +398,8 @@ class PPOResult:
     resumed_from_update: int
 
 
-def _ppo_config(config: PolicyTrainingConfig, policy_dir: Path, scratch_dir: Path, updates: int) -> PPOConfig:
+def _ppo_config(config: PolicyTrainingConfig, policy_dir: Path, scratch_dir: Path, updates: int,
+                kl_coef: float) -> PPOConfig:
     ppo = config.ppo
     return PPOConfig(
         output_dir=str(scratch_dir),
@@ -382,7 +411,7 @@ def _ppo_config(config: PolicyTrainingConfig, policy_dir: Path, scratch_dir: Pat
         gradient_accumulation_steps=ppo.batch_size // ppo.micro_batch_size,
         num_mini_batches=ppo.batch_size // ppo.mini_batch_size,
         num_ppo_epochs=ppo.ppo_epochs,
-        kl_coef=ppo.kl_coef,
+        kl_coef=kl_coef,
         kl_estimator="k1",
         response_length=ppo.response_length,
         temperature=ppo.temperature,
@@ -455,17 +484,19 @@ def run_ppo(
     reward_model = AdapterRewardModel(CrossTokenizerReward(scorer, tokenizer, setting), table)
     optimizer, scheduler = _optimizer_and_scheduler(policy, value, config)
     start_update = start_episodes = 0
+    kl = KLController(ppo.kl_coef, ppo.kl_target, ppo.kl_horizon)
     if resume is not None:
         start_update, start_episodes = resume.update, resume.episodes
+        kl.value = resume.kl_coef
         log.info("resuming from update %d (%d episodes) in %s", start_update, start_episodes, resume.path)
     remaining = ppo.total_updates - start_update
     if remaining <= 0 and resume is not None:
         resume.restore({"policy": policy, "value": value}, optimizer, scheduler)
     if remaining > 0:
-        run = _Run(config, policy, value, optimizer, scheduler, reward_model, on_update, on_checkpoint,
+        run = _Run(config, policy, value, optimizer, scheduler, reward_model, kl, on_update, on_checkpoint,
                    start_update, start_episodes, time.perf_counter())
         trainer = PPOTrainer(
-            args=_ppo_config(config, policy_dir, scratch_dir, remaining),
+            args=_ppo_config(config, policy_dir, scratch_dir, remaining, kl.value),
             processing_class=tokenizer,
             model=policy,
             ref_model=None,

@@ -15,6 +15,7 @@ from karma.settings import checked_kwargs
 log = logging.getLogger(__name__)
 
 PROMPT_SOURCES = ("reddit", "ultrachat")
+LABEL_KINDS = ("observed", "permuted")
 PROMPT_METADATA = ("none", "sampled")
 SAME_FAMILY_KEY = "same_family_intended"
 
@@ -22,12 +23,17 @@ SAME_FAMILY_KEY = "same_family_intended"
 @dataclass(frozen=True)
 class Variant:
     """A PPO variant: which reward model setting scores which prompts (``base``: no training), and
-    whether prompts without subreddit and time get them drawn from the training data (``sampled``)."""
+    whether prompts without subreddit and time get them drawn from the training data (``sampled``).
+
+    ``permuted_labels``: the reward model is trained on the setting's examples with labels permuted
+    within the training split (the negative control). No policies: the variant is defined but off.
+    """
 
     name: str
     reward_setting: Setting | None
     prompt_source: str | None
     policies: tuple[str, ...]
+    permuted_labels: bool = False
     metadata: str = "none"
 
     @property
@@ -36,7 +42,8 @@ class Variant:
 
 
 def variants_from_config(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, Variant]:
-    """Parse ``{name: {setting, prompts, policies}}``; a variant without setting/prompts is untrained.
+    """Parse ``{name: {setting, prompts, labels, metadata, policies}}``; a variant without setting/prompts is
+    untrained; ``labels: permuted`` trains against the permuted-label reward model.
 
     Example: ``{"benign": {"setting": "generalized", "prompts": "ultrachat", "policies": ["pythia"]}}``.
     """
@@ -57,8 +64,12 @@ def variants_from_config(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, Vari
             raise ValueError(
                 f"variant {name!r}: prompts {spec_.prompts!r} is not one of {', '.join(PROMPT_SOURCES)}"
             )
-        if isinstance(spec_.policies, str) or not spec_.policies:
-            raise ValueError(f"variant {name!r}: 'policies' must be a non-empty list of policy names")
+        if spec_.labels not in LABEL_KINDS:
+            raise ValueError(f"variant {name!r}: labels {spec_.labels!r} is not one of {', '.join(LABEL_KINDS)}")
+        if spec_.labels == "permuted" and spec_.setting is None:
+            raise ValueError(f"variant {name!r}: permuted labels need a trained variant (setting and prompts)")
+        if isinstance(spec_.policies, str) or not isinstance(spec_.policies, Sequence):
+            raise ValueError(f"variant {name!r}: 'policies' must be a list of policy names (empty: off)")
         if spec_.metadata not in PROMPT_METADATA:
             raise ValueError(
                 f"variant {name!r}: metadata {spec_.metadata!r} is not one of {', '.join(PROMPT_METADATA)}"
@@ -68,7 +79,8 @@ def variants_from_config(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, Vari
                 f"variant {name!r}: metadata {spec_.metadata!r} needs the conditioned setting, the only one "
                 "that renders a subreddit and time"
             )
-        variants[name] = Variant(name, spec_.setting, spec_.prompts, tuple(spec_.policies), spec_.metadata)
+        variants[name] = Variant(name, spec_.setting, spec_.prompts, tuple(spec_.policies),
+                                 permuted_labels=spec_.labels == "permuted", metadata=spec_.metadata)
     return variants
 
 
@@ -77,6 +89,7 @@ class _VariantSpec:
     policies: Sequence[str]
     setting: str | None = None
     prompts: str | None = None
+    labels: str = "observed"
     metadata: str = "none"
 
 

@@ -22,7 +22,7 @@ from karma.report.layout import (
     TABLE_NUMBERS,
     VARIANTS,
     benchmark_title,
-    ordered_benchmarks,
+    paper_benchmarks,
     toxicity_scorer,
     variant_label,
 )
@@ -97,7 +97,7 @@ def write_paper_comparison(
     csv_rows: list[list[Any]] = []
     notes: list[str] = []
     scorer = toxicity_scorer(cells.values())
-    for benchmark in ordered_benchmarks(b for (_, _, b) in cells):
+    for benchmark in paper_benchmarks(b for (_, _, b) in cells):
         title = benchmark_title(benchmark, scorer)
         scale = published_scale(published, benchmark)
         pairs: list[tuple[Cell, float]] = []

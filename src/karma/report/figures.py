@@ -261,7 +261,8 @@ def plot_reward_roc(reward_metrics: Mapping[str, str | Path], out_dir: str | Pat
         raise ValueError("no reward metrics given; pass {setting: path to metrics.json}")
     fig = Figure(figsize=(5.0, 4.6), layout="constrained")
     ax = fig.subplots()
-    colors = {"generalized": "#1f77b4", "conditioned": "#ff7f0e"}
+    colors = {"generalized": "#1f77b4", "conditioned": "#ff7f0e", "generalized-permuted": "#7f7f7f",
+              "conditioned-permuted": "#bcbd22"}
     for setting, path in reward_metrics.items():
         metrics = read_reward_metrics(path)
         curve = _roc_curve(metrics, str(path))

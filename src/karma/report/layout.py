@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from karma.evaluation.cells import KARMA_REWARD_BENCHMARK
+
 TABLE_NUMBERS = {
     "humor": 1,
     "sentiment": 2,
@@ -36,6 +38,7 @@ BENCHMARK_TITLES = {
     "sycophancy": "Anthropic sycophancy",
     "truthfulqa": "TruthfulQA",
     "mmlu": "MMLU",
+    KARMA_REWARD_BENCHMARK: "Karma reward on held-out prompts",
 }
 TOXICITY_BENCHMARK = "toxicity"
 LEXICON_SCORER = "lexicon"  # the demo's word-list scorer: not a toxicity classifier
@@ -44,6 +47,7 @@ ERODED_TABLE_STEM = "table8_eroded"
 DATA_THREADS_STEM = "data_threads"
 DATA_EXAMPLES_STEM = "data_examples"
 REWARD_TABLE_STEM = "reward_model"
+KARMA_REWARD_TABLE_STEM = "karma_reward"
 PPO_TABLE_STEM = "ppo_summary"
 COMPARISON_TABLE_STEM = "paper_comparison"
 SIGNIFICANCE_STEM = "significance"
@@ -70,6 +74,7 @@ VARIANTS: dict[str, VariantDisplay] = {
     "benign": VariantDisplay("karmaBenign", "#1f77b4", "-"),
     "toxic": VariantDisplay("karmaToxic", "#d62728", "--"),
     "eroded": VariantDisplay("karmaEroded", "#ff7f0e", "-."),
+    "control": VariantDisplay("karmaControl", "#2ca02c", (0, (1, 1))),
 }
 VARIANT_LABELS = {name: display.label for name, display in VARIANTS.items()}
 
@@ -154,6 +159,7 @@ REPORT_ENTRIES: dict[str, ReportEntry] = {
         f"table{number}_{benchmark}": _table_entry(TABLES_CATEGORY, f"Table {number}: {BENCHMARK_TITLES[benchmark]}")
         for benchmark, number in TABLE_NUMBERS.items()
     },
+    KARMA_REWARD_TABLE_STEM: _table_entry(TABLES_CATEGORY, "Karma reward on held-out prompts (the PPO objective)"),
     ERODED_TABLE_STEM: _table_entry(
         TABLES_CATEGORY, f"Table 8: {variant_label('eroded')} against {variant_label('benign')}"
     ),
@@ -208,12 +214,18 @@ def ordered_benchmarks(benchmarks: Iterable[str]) -> list[str]:
     return [b for b in TABLE_NUMBERS if b in found]
 
 
+def paper_benchmarks(benchmarks: Iterable[str]) -> list[str]:
+    """The paper's benchmarks among ``benchmarks`` in table order; the karma reward (ours) has its own table."""
+    return ordered_benchmarks(b for b in benchmarks if b != KARMA_REWARD_BENCHMARK)
+
+
 def table_paths(
     out_dir: str | Path,
     benchmarks: Iterable[str],
     eroded: bool,
     reward: bool,
     comparison: bool,
+    karma_reward: bool = False,
     ppo: bool = False,
     data: bool = False,
 ) -> list[Path]:
@@ -221,8 +233,8 @@ def table_paths(
     out = Path(out_dir)
     stems = [DATA_THREADS_STEM, DATA_EXAMPLES_STEM] if data else []
     stems += [benchmark_table_stem(b) for b in ordered_benchmarks(benchmarks)]
-    optional = ((eroded, ERODED_TABLE_STEM), (reward, REWARD_TABLE_STEM), (ppo, PPO_TABLE_STEM),
-                (comparison, COMPARISON_TABLE_STEM))
+    optional = ((karma_reward, KARMA_REWARD_TABLE_STEM), (eroded, ERODED_TABLE_STEM), (reward, REWARD_TABLE_STEM),
+                (ppo, PPO_TABLE_STEM), (comparison, COMPARISON_TABLE_STEM))
     stems += [stem for wanted, stem in optional if wanted]
     paths = [out / f"{stem}.{fmt}" for stem in stems for fmt in TABLE_FORMATS]
     return paths + [out / f"{SIGNIFICANCE_STEM}.csv"]

@@ -3,11 +3,12 @@
 Every public writer takes input paths and an output folder, writes ``<stem>.csv/.md/.tex`` there and
 returns the paths, so a Snakemake rule can name its outputs with the same stem functions:
 
-- Tables 1-7 (``benchmark_table_stem``): rows policies, columns Base / karmaBenign / karmaToxic,
-  the benchmark's primary metric; ``*`` where the variant differs from Base and ``†`` where
+- Tables 1-7 (``benchmark_table_stem``): rows policies, columns Base / karmaBenign / karmaToxic (and
+  Control, our negative control, where evaluated), the benchmark's primary metric; ``*`` where the variant differs from Base and ``†`` where
   karmaToxic differs from karmaBenign, by the per-policy test of ``statistics.stars`` (items: ours;
   categories: the paper's per-model test across bias or toxicity types); a last row holds the test
   across models, the paper's other unit;
+- the karma reward on held-out prompts (``KARMA_REWARD_TABLE_STEM``, ours): every policy x variant;
 - Table 8 (``ERODED_TABLE_STEM``): Base / karmaBenign / karmaEroded for policies with the eroded
   variant, every benchmark it was evaluated on; ``†`` compares karmaEroded with karmaBenign (the paper
   calls that column "karma");
@@ -24,16 +25,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from karma.evaluation.cells import Cell
+from karma.evaluation.cells import KARMA_REWARD_BENCHMARK, Cell
 from karma.report.comparison import write_paper_comparison
 from karma.report.data_tables import write_examples_table, write_threads_table
 from karma.report.layout import (
     ERODED_TABLE_STEM,
+    KARMA_REWARD_TABLE_STEM,
     SIGNIFICANCE_STEM,
     TABLE_NUMBERS,
     benchmark_table_stem,
     benchmark_title,
     ordered_benchmarks,
+    ordered_variants,
+    paper_benchmarks,
     toxicity_scorer,
     toxicity_scorer_note,
     variant_label,
@@ -74,6 +78,8 @@ from karma.report.training_tables import write_ppo_table, write_reward_table
 log = logging.getLogger(__name__)
 
 MAIN_VARIANTS = ("base", "benign", "toxic")
+# The negative control (PPO against a permuted-label reward model, ours): a column where present.
+CONTROL_VARIANT = "control"
 ERODED_VARIANTS = ("base", "benign", "eroded")
 CONTRAST_OF = dict(CONTRASTS)  # variant -> the trained variant the paper contrasts it with
 ACROSS_MODELS_ROW = "across models"
@@ -236,18 +242,19 @@ def _benchmark_table(
     metric, higher = _benchmark_metric(cells, benchmark)
     titles = _titles(cells)
     policies = order_policies((p for (p, _, b) in cells if b == benchmark), policy_order)
-    pairs = _comparisons(MAIN_VARIANTS)
+    shown = MAIN_VARIANTS + ((CONTROL_VARIANT,) if any(
+        v == CONTROL_VARIANT for (_, v, b) in cells if b == benchmark) else ())
+    pairs = _comparisons(shown)
     rows: list[list[Entry]] = []
     csv_rows: list[list[Any]] = []
     star_records = []
     for policy in policies:
         row: list[Entry] = [policy]
         csv_row: list[Any] = [policy, metric, options.stars]
-        for variant in MAIN_VARIANTS:
+        for variant in shown:
             cell = cells.get((policy, variant, benchmark))
             value = cell.primary_value if cell else math.nan
-            row.append(Value(fmt(value, decimals), _markers(records, options, benchmark, variant, policy,
-                                                             MAIN_VARIANTS)))
+            row.append(Value(fmt(value, decimals), _markers(records, options, benchmark, variant, policy, shown)))
             csv_row.append(value)
         for variant, baseline in pairs:
             record = _star_record(records, options, benchmark, variant, baseline, policy)
@@ -256,21 +263,21 @@ def _benchmark_table(
         rows.append(row)
         csv_rows.append(csv_row)
     across = {pair: records.get((ACROSS_MODELS, benchmark, *pair, "", "")) for pair in pairs}
-    rows.append([ACROSS_MODELS_ROW, "", *[_p_text(across[(v, BASE_VARIANT)], options) for v in MAIN_VARIANTS[1:]]])
-    csv_rows.append([ACROSS_MODELS_ROW, metric, UNIT_MODELS, math.nan, math.nan, math.nan,
+    rows.append([ACROSS_MODELS_ROW, "", *[_p_text(across[(v, BASE_VARIANT)], options) for v in shown[1:]]])
+    csv_rows.append([ACROSS_MODELS_ROW, metric, UNIT_MODELS, *[math.nan] * len(shown),
                      *[c for pair in pairs for c in _record_columns(across[pair], options)]])
     contrast = f"{variant_label('toxic')} against {variant_label('benign')}"
     table = Rendered(
         title=f"Table {TABLE_NUMBERS[benchmark]}: {titles[benchmark]}, {metric} ({_direction(higher)})",
-        header=["Model"] + [variant_label(v) for v in MAIN_VARIANTS],
+        header=["Model"] + [variant_label(v) for v in shown],
         rows=rows,
-        align="l" + "r" * len(MAIN_VARIANTS),
+        align="l" + "r" * len(shown),
         notes=_scorer_notes(cells, [benchmark])
         + [_star_note(options, benchmark, contrast, titles[benchmark]),
            _across_models_note(records, options, benchmark, pairs, titles[benchmark])]
         + _degenerate_notes([*star_records, *across.values()], titles),
     )
-    header = ["policy", "primary_metric", "unit", *MAIN_VARIANTS, *_comparison_header(pairs)]
+    header = ["policy", "primary_metric", "unit", *shown, *_comparison_header(pairs)]
     return table, header, csv_rows
 
 
@@ -295,7 +302,7 @@ def _write_benchmark_tables(
     decimals: int,
 ) -> list[Path]:
     paths: list[Path] = []
-    for benchmark in ordered_benchmarks(b for (_, _, b) in cells):
+    for benchmark in paper_benchmarks(b for (_, _, b) in cells):
         table, header, rows = _benchmark_table(cells, records, benchmark, options, policy_order, decimals)
         paths += write_formats(out_dir, benchmark_table_stem(benchmark), table, header, rows)
     return paths
@@ -335,9 +342,9 @@ def _write_eroded_table(
     rows: list[list[Entry]] = []
     csv_rows: list[list[Any]] = []
     star_records = []
-    benchmarks = ordered_benchmarks(b for (_, _, b) in eroded)
+    benchmarks = paper_benchmarks(b for (_, _, b) in eroded)
     for policy in order_policies({p for (p, _, _) in eroded}, policy_order):
-        for benchmark in ordered_benchmarks(b for (p, _, b) in eroded if p == policy):
+        for benchmark in paper_benchmarks(b for (p, _, b) in eroded if p == policy):
             metric, higher = _benchmark_metric(cells, benchmark)
             row: list[Entry] = [policy, titles[benchmark], f"{metric} ({_direction(higher)})"]
             csv_row: list[Any] = [policy, benchmark, metric, higher, options.stars]
@@ -370,6 +377,81 @@ def _write_eroded_table(
     header = ["policy", "benchmark", "primary_metric", "higher_is_better", "unit", *ERODED_VARIANTS,
               *_comparison_header(pairs)]
     return write_formats(out_dir, ERODED_TABLE_STEM, table, header, csv_rows)
+
+
+# --- the karma reward on held-out prompts ------------------------------------------------------
+
+
+def write_karma_reward_table(
+    cell_paths: Sequence[str | Path],
+    out_dir: str | Path,
+    options: SignificanceOptions,
+    policy_order: Sequence[str] | None = None,
+    decimals: int = 3,
+) -> list[Path]:
+    """The PPO objective as a benchmark: each policy x variant's karma reward on held-out prompts."""
+    cells, records = tested_cells(cell_paths, options)
+    return _write_karma_reward_table(cells, records, Path(out_dir), options, policy_order, decimals)
+
+
+def _write_karma_reward_table(
+    cells: Mapping[CellKey, Cell],
+    records: Mapping[RecordKey, SignificanceRecord],
+    out_dir: Path,
+    options: SignificanceOptions,
+    policy_order: Sequence[str] | None,
+    decimals: int,
+) -> list[Path]:
+    benchmark = KARMA_REWARD_BENCHMARK
+    keys = [key for key in cells if key[2] == benchmark]
+    if not keys:
+        raise ValueError(f"no {benchmark!r} cell among the inputs; the karma reward table needs them")
+    variants = ordered_variants(v for (_, v, _) in keys)
+    rows: list[list[Entry]] = []
+    csv_rows: list[list[Any]] = []
+    item_records = []
+    for policy in order_policies({p for (p, _, _) in keys}, policy_order):
+        base = cells.get((policy, BASE_VARIANT, benchmark))
+        for variant in variants:
+            cell = cells.get((policy, variant, benchmark))
+            if cell is None:
+                continue
+            record = records.get((ITEMS, benchmark, variant, BASE_VARIANT, policy, ""))
+            if variant != BASE_VARIANT:
+                item_records.append(record)
+            delta = cell.primary_value - base.primary_value if base is not None else math.nan
+            conditioned = cell.metrics.get("karma_reward_conditioned", math.nan)
+            eos_rate = cell.metrics.get("eos_rate", math.nan)
+            marks = BASE_MARK if record is not None and record.significant(options) else ""
+            rows.append([
+                policy, variant_label(variant), Value(fmt(cell.primary_value, decimals), marks),
+                MISSING if variant == BASE_VARIANT or math.isnan(delta) else f"{delta:+.{decimals}f}",
+                "" if variant == BASE_VARIANT else _p_text(record, options),
+                fmt(conditioned, decimals), fmt(eos_rate, 2), str(cell.n),
+            ])
+            csv_rows.append([policy, variant, cell.primary_value, delta, *_record_columns(record, options),
+                             record.test.effect_size if record else math.nan, conditioned, eos_rate, cell.n])
+    pairs = [(v, BASE_VARIANT) for v in variants if v != BASE_VARIANT]
+    title = benchmark_title(benchmark)
+    table = Rendered(
+        title="Karma reward of each policy's replies to held-out prompts (generalized reward model, "
+        "higher is better)",
+        header=["Model", "Variant", "Karma reward", "vs Base", "p", "Conditioned RM", "EOS rate", "n"],
+        rows=rows,
+        align="llrrrrrr",
+        notes=[
+            f"* against Base: {options.describe(benchmark, UNIT_ITEMS, 'all item-level tests of the benchmark')}; "
+            "per-prompt scores paired by prompt id.",
+            "An item is a held-out prompt (Reddit test-split threads, UltraChat prompts kept out of PPO); "
+            "its score is the mean reward of the sampled replies. "
+            f"{variant_label('control')}: PPO like {variant_label('benign')} against a "
+            "reward model trained on permuted labels.",
+            _across_models_note(records, options, benchmark, pairs, title),
+        ] + _degenerate_notes(item_records, {benchmark: title}),
+    )
+    header = ["policy", "variant", "karma_reward", "difference_vs_base", "p", "p_holm", "significant",
+              "effect_size", "karma_reward_conditioned", "eos_rate", "n"]
+    return write_formats(out_dir, KARMA_REWARD_TABLE_STEM, table, header, csv_rows)
 
 
 # --- significance CSV -------------------------------------------------------------------------
@@ -417,8 +499,9 @@ def write_all_tables(
     decimals: int = 3,
 ) -> list[Path]:
     """All tables at once (tests run once); the data tables only with the threads manifest and the
-    example statistics, Table 8 only if eroded cells exist, the PPO table only with PPO summaries, the
-    comparison only with a non-empty ``paper_policy_map``. Matches :func:`table_paths`."""
+    example statistics, the karma reward table only with its cells, Table 8 only if eroded cells exist,
+    the PPO table only with PPO summaries, the comparison only with a non-empty ``paper_policy_map``.
+    Matches :func:`table_paths`."""
     out = Path(out_dir)
     cells = load_cells(cell_paths)
     all_records = run_all_tests(cells, options)
@@ -427,6 +510,8 @@ def write_all_tables(
     if threads_manifest is not None and example_stats:
         paths += write_threads_table(threads_manifest, out) + write_examples_table(example_stats, out)
     paths += _write_benchmark_tables(cells, records, out, options, policy_order, decimals)
+    if any(b == KARMA_REWARD_BENCHMARK for (_, _, b) in cells):
+        paths += _write_karma_reward_table(cells, records, out, options, policy_order, decimals)
     if any(v == "eroded" for (_, v, _) in cells):
         paths += _write_eroded_table(cells, records, out, options, policy_order, decimals)
     if reward_metrics:
