@@ -34,17 +34,22 @@ PPO_REQUIRED = ("policy", "variant", "updates", "prompts_used", "prompts_truncat
 # --- reward model -----------------------------------------------------------------------------
 
 
-def read_reward_metrics(path: str | Path) -> dict[str, Any]:
-    """A reward model's ``metrics.json``, checked for the keys the tables and figures need."""
+def _read_checked(path: str | Path, required: Iterable[str], what: str, lack: str, job: str) -> dict[str, Any]:
+    """A job's JSON output, checked for the keys a table needs; the error says which job to re-run."""
     path = Path(path)
     try:
-        metrics = json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"cannot read reward metrics {path}: {err}; re-run its training job") from err
-    missing = [key for key in REWARD_REQUIRED if key not in metrics]
+        raise ValueError(f"cannot read {what} {path}: {err}; re-run its {job} job") from err
+    missing = [key for key in required if key not in data]
     if missing:
-        raise ValueError(f"reward metrics {path} lack {', '.join(missing)}; re-run its training job")
-    return metrics
+        raise ValueError(f"{what} {path} {lack} {', '.join(missing)}; re-run its {job} job")
+    return data
+
+
+def read_reward_metrics(path: str | Path) -> dict[str, Any]:
+    """A reward model's ``metrics.json``, checked for the keys the tables and figures need."""
+    return _read_checked(path, REWARD_REQUIRED, "reward metrics", "lack", "training")
 
 
 def reward_metric(metrics: Mapping[str, Any], key: str) -> float:
@@ -100,15 +105,7 @@ def write_reward_table(
 
 def read_ppo_summary(path: str | Path) -> dict[str, Any]:
     """A PPO run's ``summary.json``, checked for the keys the PPO table needs."""
-    path = Path(path)
-    try:
-        summary = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"cannot read PPO summary {path}: {err}; re-run its PPO job") from err
-    missing = [key for key in PPO_REQUIRED if key not in summary]
-    if missing:
-        raise ValueError(f"PPO summary {path} lacks {', '.join(missing)}; re-run its PPO job")
-    return summary
+    return _read_checked(path, PPO_REQUIRED, "PPO summary", "lacks", "PPO")
 
 
 def _number(value: Any) -> float:
