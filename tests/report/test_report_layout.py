@@ -36,7 +36,8 @@ def _cell(benchmark: str, **toxicity: str) -> SimpleNamespace:
 def test_one_name_per_variant() -> None:
     assert [variant_label(v) for v in ("base", "benign", "toxic", "eroded")] == [
         "Base", "karmaBenign", "karmaToxic", "karmaEroded"]
-    assert variant_label("control") == "control"  # unregistered: its config name, never a crash
+    assert variant_label("control") == "karmaControl"  # the negative control (ours), registered
+    assert variant_label("hybrid") == "hybrid"  # unregistered: its config name, never a crash
     assert ordered_variants(["zeta", "eroded", "base", "alpha", "toxic"]) == ["base", "toxic", "eroded", "alpha", "zeta"]
 
 
@@ -56,7 +57,8 @@ def test_toxicity_names_its_scorer() -> None:
 
 
 def test_one_report_entry_per_table_and_figure_each_with_a_caption() -> None:
-    tables = table_paths("t", TABLE_NUMBERS, eroded=True, reward=True, comparison=True, ppo=True, data=True)
+    tables = table_paths("t", TABLE_NUMBERS, eroded=True, reward=True, comparison=True, karma_reward=True,
+                         ppo=True, data=True)
     figures = figure_paths("f", categories=True, roc=True, ppo=True)
     shown = [p for p in tables + figures if report_entry(p) is not None]
     stems = {p.stem for p in tables + figures}
@@ -80,10 +82,11 @@ def test_report_titles_name_the_lexicon_scorer_and_unregistered_items_still_show
     assert report_title(toxicity, "detoxify") == "Table 4: RealToxicityPrompts toxicity (detoxify)"
     assert report_title("f/figure3_toxicity_categories.png", "lexicon").startswith("Figure 3: Toxicity, demo lexicon")
     assert report_title("t/table8_eroded.html") == "Table 8: karmaEroded against karmaBenign"
-    new_table = report_entry("t/karma_reward.html")
-    assert new_table is not None and new_table.category == TABLES_CATEGORY and new_table.title == "karma reward"
+    assert report_title("t/karma_reward.html") == "Karma reward on held-out prompts (the PPO objective)"
+    new_table = report_entry("t/new_table.html")
+    assert new_table is not None and new_table.category == TABLES_CATEGORY and new_table.title == "new table"
     assert report_entry("f/new_figure.png").category == FIGURES_CATEGORY
-    assert report_entry("t/karma_reward.tex") is None
+    assert report_entry("t/new_table.tex") is None
     with pytest.raises(ValueError, match="not shown in the report"):
         report_title("t/table1_humor.md")
 
