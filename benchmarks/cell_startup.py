@@ -32,7 +32,11 @@ vary by about +-1 s between runs; one run each unless stated):
     ``simple_evaluate``'s environment probe runs in subprocesses: 0.60-0.77 s (three calls).
   - TruthfulQA: its prompts carry lm-eval's six-shot preamble, 22.6 s CPU per cell against 14-16 s
     for the others at 24 items, and its built-in ``utils.py`` (sacrebleu, rouge_score, nltk) is
-    imported for functions karma's group replaces: 1.5-2.8 s.
+    imported for functions karma's group replaces: 1.5-2.8 s. The rehearsal's limit of 12 questions
+    (config/rehearsal.yaml): the cell's work after imports, model load included, 10.7-11.2 s at 24
+    questions -> 5.2-6.0 s at 12 (one process, the two alternated twice; predicted ~7 s saved,
+    measured ~5.3 s), ~106 s CPU over the rehearsal's 20 TruthfulQA cells. In a fresh process the
+    cell measured 22.60 s before and 20.79 s after, one run each: the noise hides half of that.
   - cells, before -> after skipping the probe and indexing one built-in folder per benchmark
     (two runs each, interleaved; baseline = commit 10c10f7 via PYTHONPATH): humor 15.26, 14.26 ->
     13.42, 13.68 s; bias 13.65, 13.05 -> 12.76, 14.16 s. The expected ~0.8 s per cell (probe
