@@ -4,8 +4,8 @@ Everything lm-eval-specific lives here and in the task folder ``karma/evaluation
 has a built-in task that runs offline, that folder holds a group YAML reusing it (overriding only its
 data loader and, for the extra per-item scores, ``process_results``); elsewhere karma's own task, whose
 YAML says why. One call of :func:`evaluate_policy` serves one (policy, variant): it loads the model once,
-builds a ``TaskManager`` that indexes only the built-in folders the groups name and karma's folder (the
-full built-in index costs ~15 s per process), runs each benchmark with
+builds per benchmark a ``TaskManager`` that indexes only karma's folder and the built-in folder that
+benchmark reuses (the full built-in index costs ~15 s per process), runs each benchmark with
 ``simple_evaluate(log_samples=True)`` and writes each benchmark's cell with its per-item scores, read
 from the logged samples rather than lm-eval's timestamped output files.
 
@@ -44,6 +44,7 @@ the categories are the six score dimensions (``categories[label] = {"mean": ...}
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.metadata
 import inspect
@@ -52,7 +53,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,9 @@ CPU_AUTO_BATCH_SIZE = 64
 TASKS_DIR = Path(__file__).parent / "tasks"
 
 
-# lm-eval's built-in task folders that karma's groups reuse: the task manager indexes only these and
-# karma/evaluation/tasks (~0.3 s), not lm-eval's whole tree (~15 s per process).
+# lm-eval's built-in task folders that karma's groups reuse. A benchmark's task manager indexes only
+# karma/evaluation/tasks and its own folder here (none for karma's own tasks), not lm-eval's whole
+# tree (~15 s per process), nor all four (~0.3 s, paid by each of the paper's one-cell jobs).
 BUILTIN_TASK_FOLDERS = ("crows_pairs", "truthfulqa", "model_written_evals/sycophancy", "mmlu/default")
 
 
@@ -88,6 +90,7 @@ class _Benchmark:
     task_scores: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     category_field: str | None = None
     subsets: tuple[str, ...] = ()  # sycophancy: one task per subset, its data under data_key.format(subset=...)
+    builtin_folder: str | None = None  # the folder of BUILTIN_TASK_FOLDERS whose tasks its YAML reuses
 
     def scores_of(self, task: str) -> Mapping[str, str]:
         return self.task_scores.get(task, self.scores)
@@ -105,9 +108,10 @@ _BENCHMARKS: dict[str, _Benchmark] = {
     "sentiment": _Benchmark("karma_sentiment", "sentiment_data", {"acc": "acc"}),
     "toxicity": _Benchmark("karma_toxicity", "toxicity_data", _same_names(*benchmark_metrics.score_names("toxicity"))),
     "bias": _Benchmark("karma_bias", "crows_pairs_data", _same_names(*benchmark_metrics.score_names("bias")),
-                       category_field="bias_type"),
+                       category_field="bias_type", builtin_folder="crows_pairs"),
     "sycophancy": _Benchmark("karma_sycophancy", "sycophancy_{subset}_data",
-                             _same_names(*benchmark_metrics.score_names("sycophancy")), subsets=SYCOPHANCY_SUBSETS),
+                             _same_names(*benchmark_metrics.score_names("sycophancy")), subsets=SYCOPHANCY_SUBSETS,
+                             builtin_folder="model_written_evals/sycophancy"),
     "truthfulqa": _Benchmark(
         "karma_truthfulqa", "truthfulqa_data",
         task_scores={
@@ -115,8 +119,10 @@ _BENCHMARKS: dict[str, _Benchmark] = {
                                "loglik_true_minus_false": "loglik_true_minus_false"},
             "truthfulqa_mc1": {"acc": "mc1", "loglik_best_answer": "loglik_best_answer"},
         },
+        builtin_folder="truthfulqa",
     ),
-    "mmlu": _Benchmark("karma_mmlu", "mmlu_data", {"acc": "acc"}, category_field="subject"),
+    "mmlu": _Benchmark("karma_mmlu", "mmlu_data", {"acc": "acc"}, category_field="subject",
+                       builtin_folder="mmlu/default"),
 }
 BENCHMARKS = tuple(_BENCHMARKS)
 
@@ -193,15 +199,36 @@ def force_offline() -> None:
     datasets.config.HF_DATASETS_OFFLINE = True
 
 
-def make_task_manager(metadata: Mapping[str, Any] | None = None) -> Any:
-    """A ``TaskManager`` that indexes only the built-in folders karma reuses and ``karma/evaluation/tasks``,
-    with the data paths as task metadata."""
+def make_task_manager(metadata: Mapping[str, Any] | None = None, benchmark: str | None = None) -> Any:
+    """A ``TaskManager`` that indexes ``karma/evaluation/tasks`` and the built-in folders karma reuses
+    (only ``benchmark``'s, when given), with the data paths as task metadata."""
     import lm_eval.tasks
     from lm_eval.tasks import TaskManager
 
     builtin = Path(lm_eval.tasks.__file__).parent
-    folders = [str(builtin / folder) for folder in BUILTIN_TASK_FOLDERS] + [str(TASKS_DIR)]
+    if benchmark is None:
+        reused: tuple[str, ...] = BUILTIN_TASK_FOLDERS
+    else:
+        folder = _definition(benchmark).builtin_folder
+        reused = () if folder is None else (folder,)
+    folders = [str(builtin / folder) for folder in reused] + [str(TASKS_DIR)]
     return TaskManager(include_defaults=False, include_path=folders, metadata=dict(metadata or {}))
+
+
+@contextlib.contextmanager
+def _without_environment_probe() -> Iterator[None]:
+    """lm-eval's ``simple_evaluate`` ends with ``add_env_info``, which runs ``pip list`` and other
+    commands in subprocesses (~0.7 s of CPU per call, in every one of the paper's one-cell jobs) to fill
+    ``results["pretty_env_info"]``. A cell never reads it: its provenance records the packages. The
+    probe is skipped for the call; everything else ``simple_evaluate`` does is unchanged."""
+    import lm_eval.evaluator
+
+    probe = lm_eval.evaluator.add_env_info  # an AttributeError here: lm-eval renamed it; update this
+    lm_eval.evaluator.add_env_info = lambda storage: None
+    try:
+        yield
+    finally:
+        lm_eval.evaluator.add_env_info = probe
 
 
 def _task_member_name(member: Mapping[str, Any]) -> str:
@@ -533,8 +560,8 @@ def _evaluate(
         metadata: dict[str, Any] = {key: str(path) for key, path in data.items()}
         if benchmark == "toxicity":
             metadata["toxicity_prompt_subset"] = tox_cfg.prompt_subset
-        task_manager = make_task_manager(metadata)
-        with log_tqdm_progress(logger=log):
+        task_manager = make_task_manager(metadata, benchmark)
+        with log_tqdm_progress(logger=log), _without_environment_probe():
             results = simple_evaluate(
                 model=lm,
                 tasks=[lm_eval_spec],
