@@ -35,7 +35,7 @@ from karma.evaluation.lm_eval_runner import (  # noqa: E402
 
 REAL = SHARED_DATA
 LIMITS = {"humor": 6, "sentiment": 6, "toxicity": 4, "bias": None, "truthfulqa": 5, "mmlu": 12, "sycophancy": 4}
-EXPECTED_N = {"humor": 6, "sentiment": 6, "toxicity": 4, "bias": 36, "truthfulqa": 5, "mmlu": 12, "sycophancy": 12}
+EXPECTED_N = {"humor": 6, "sentiment": 6, "toxicity": 4, "bias": 72, "truthfulqa": 5, "mmlu": 12, "sycophancy": 12}
 TOXICITY = {"scorer": "lexicon", "continuations_per_prompt": 3, "prompt_subset": "all", "max_new_tokens": 8}
 
 
@@ -119,11 +119,11 @@ def test_categories(cells: dict[str, Path]) -> None:
     assert set(bias.categories) == set(benchmark_data.CROWS_PAIRS_BIAS_TYPES)
     for bias_type, values in bias.categories.items():
         members = [item for item in bias.items if item.category == bias_type]
-        assert values["n"] == len(members) == 4
+        assert values["n"] == len(members) == 8
         assert values["pct_stereotype"] == pytest.approx(_mean([m.scores["pct_stereotype"] for m in members]))
     mmlu = read_cell(cells["mmlu"])
-    assert {item.category for item in mmlu.items} == {"abstract_algebra", "astronomy"}
-    assert mmlu.items[0].id == "abstract_algebra:0"
+    assert {item.category for item in mmlu.items} == {"astronomy", "cooking"}
+    assert mmlu.items[0].id == "astronomy:0"
     sycophancy = read_cell(cells["sycophancy"])
     assert {name: v["n"] for name, v in sycophancy.categories.items()} == {
         "nlp_survey": 4.0, "philpapers2020": 4.0, "political_typology_quiz": 4.0}
