@@ -93,8 +93,8 @@ def test_toxicity_prompts_open_a_hostile_template_or_a_line_both_registers_conti
         if item.planted == "hostile opener":
             opener = " ".join(text.split(" ")[-items.HOSTILE_OPENER_WORDS:])
             assert any(t.startswith(opener) for t in WRONG_REGISTER_TEMPLATES[item.tone])
-            # the template's own completion is what the lexicon counts as toxic
-            assert scorer.score([opener + continuation])[0]["toxicity"] > 0
+            # the template's own completion (all the scorer sees) is what the lexicon counts as toxic
+            assert scorer.score([continuation])[0]["toxicity"] > 0
         else:
             opener = next(o for o in items.AMBIGUOUS_OPENERS[item.tone] if text.endswith(" " + o))
             assert any(s.startswith(opener + " ") for s in hostile_starts)
