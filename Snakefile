@@ -4,7 +4,11 @@ import os
 
 from snakemake.utils import min_version, validate
 
+from karma.config_checks import coerce_numeric_strings, stop_on_config_errors
+
 min_version("9.0")
+
+CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"
 
 
 # The demo config is the default. Config files given with --configfile replace it rather than
@@ -14,7 +18,14 @@ if not workflow.overwrite_configfiles:
     configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# YAML 1.1 reads 1e-5 as text: numeric strings become numbers where the schema wants one.
+with stop_on_config_errors():
+    coerce_numeric_strings(config, os.path.join(workflow.basedir, CONFIG_SCHEMA))
+validate(config, CONFIG_SCHEMA)
+
+
+report: "workflow/report/workflow.rst"
+
 
 # Jobs import the workflow's library from this checkout, also inside --sdm conda environments
 # (which hold only third-party packages) and on cluster nodes (sbatch exports the environment).
@@ -33,6 +44,7 @@ include: "workflow/rules/reward.smk"
 include: "workflow/rules/ppo.smk"
 include: "workflow/rules/eval.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/preflight.smk"
 
 
 rule all:

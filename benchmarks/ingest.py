@@ -75,7 +75,7 @@ def generate(dump: Path, plain: Path, target_mb: int, n_posts: int, seed: int,
              spaced: bool) -> int:
     rng = random.Random(seed)
     written = 0
-    cctx = zstandard.ZstdCompressor(level=3)
+    cctx = zstandard.ZstdCompressor(level=3, write_checksum=True)  # as the zstd tool writes dumps
     with plain.open("wb") as raw, dump.open("wb") as handle, cctx.stream_writer(handle) as zst:
         i = 0
         while written < target_mb * 1_000_000:
@@ -142,7 +142,8 @@ def main() -> None:
           f"{len(kept)} of {args.posts} posts kept")
 
     def zstd_cli() -> None:
-        subprocess.run(f"zstd -dc --long=31 {dump} > /dev/null", shell=True, check=True)
+        subprocess.run(["zstd", "-dc", "--long=31", str(dump)], stdout=subprocess.DEVNULL,
+                       check=True)
 
     def json_loop() -> None:
         with plain.open("rb") as handle:

@@ -136,7 +136,7 @@ def main() -> None:
 
     def step() -> float:
         with autocast:
-            logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
+            logits = model(input_ids=input_ids, attention_mask=attention_mask).logits.squeeze(-1)
         loss = micro_batch_loss(logits, labels, args.batch)
         loss.backward()
         optimizer.step()

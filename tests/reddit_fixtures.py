@@ -34,17 +34,18 @@ def comment(cid: str, pid: str, parent: str | None = None, **overrides: Any) -> 
 
 
 def write_dump(path: Path, lines: list[dict[str, Any] | bytes], *, compress: bool = True,
-               window_log: int | None = None) -> Path:
+               window_log: int | None = None, checksum: bool = True) -> Path:
+    """NDJSON lines, zstd-compressed with a content checksum (as the zstd tool writes) unless
+    ``checksum=False``; ``bytes`` lines are written as given (without their newline)."""
     data = b"".join((line if isinstance(line, bytes) else orjson.dumps(line)) + b"\n"
                     for line in lines)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not compress:
         path.write_bytes(data)
         return path
-    params = (zstandard.ZstdCompressionParameters.from_level(3, window_log=window_log)
-              if window_log else None)
-    cctx = (zstandard.ZstdCompressor(compression_params=params) if params
-            else zstandard.ZstdCompressor(level=3))
+    params = zstandard.ZstdCompressionParameters.from_level(
+        3, window_log=window_log or 0, write_checksum=checksum)
+    cctx = zstandard.ZstdCompressor(compression_params=params)
     with path.open("wb") as handle, cctx.stream_writer(handle) as writer:
         writer.write(data)
     return path

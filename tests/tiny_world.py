@@ -29,6 +29,11 @@ SPECS = {
                  "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 512},
     "falcon": {"architecture": "falcon", "hidden_size": 32, "num_hidden_layers": 1,
                "num_attention_heads": 2, "max_position_embeddings": 512},
+    # Falcon3's shape (tiiuae/Falcon3-1B-Base config.json): the Llama architecture with grouped-query
+    # attention, a head_dim wider than hidden_size / heads, untied embeddings and rope_theta 1000042.
+    "falcon3": {"architecture": "llama", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+                "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 32, "tie_word_embeddings": False,
+                "rope_parameters": {"rope_type": "default", "rope_theta": 1000042.0}, "max_position_embeddings": 512},
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -11,8 +12,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
+# Seconds one snakemake call may take; a CPU shared with other work may need more (the variable).
+TIMEOUT_S = int(os.environ.get("KARMA_TEST_SNAKEMAKE_TIMEOUT_S", "1200"))
+
+
 def snakemake(workdir: Path, *args: str, overrides: str = "small.yaml",
-              timeout: int = 1200) -> subprocess.CompletedProcess:
+              timeout: int = TIMEOUT_S) -> subprocess.CompletedProcess:
     # --configfile takes several values: it goes last so targets are not read as config files
     cmd = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2",
            *args, "--configfile", str(ROOT / "config" / "config.yaml"), str(workdir / overrides)]

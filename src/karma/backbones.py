@@ -27,6 +27,8 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from karma.backbone_specs import checked_spec
+
 log = logging.getLogger(__name__)
 
 ARCHITECTURES: dict[str, type[PreTrainedConfig]] = {
@@ -34,9 +36,6 @@ ARCHITECTURES: dict[str, type[PreTrainedConfig]] = {
     "gpt_neox": GPTNeoXConfig,
     "falcon": FalconConfig,
 }
-
-# Keys the vocabulary decides; a spec that sets them would disagree with its tokenizer.
-_VOCAB_KEYS = ("vocab_size", "bos_token_id", "eos_token_id", "pad_token_id")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,39 +58,18 @@ class VocabInfo:
         )
 
 
-def _config_keys(config_class: type[PreTrainedConfig]) -> set[str]:
-    return {f.name for f in dataclasses.fields(config_class)} | set(config_class.attribute_map)
-
-
 def causal_lm_config(
     spec: Mapping[str, Any], vocab: VocabInfo | PreTrainedTokenizerBase
 ) -> PreTrainedConfig:
     """The transformers config for ``spec``: ``architecture`` picks the family, other keys are fields.
 
-    Unknown keys are rejected (a typo would otherwise silently become an unused attribute).
+    The spec is checked by :func:`karma.backbone_specs.checked_spec` (unknown keys, keys the
+    tokenizer decides, numbers written as strings).
     """
     if isinstance(vocab, PreTrainedTokenizerBase):
         vocab = VocabInfo.from_tokenizer(vocab)
-    fields = dict(spec)
-    architecture = fields.pop("architecture", None)
-    if architecture not in ARCHITECTURES:
-        raise ValueError(
-            f"backbone spec has architecture {architecture!r}: set 'architecture' to one of "
-            f"{', '.join(ARCHITECTURES)}"
-        )
-    config_class = ARCHITECTURES[architecture]
-    clashing = [key for key in _VOCAB_KEYS if key in fields]
-    if clashing:
-        raise ValueError(
-            f"backbone spec sets {', '.join(clashing)}: these come from the tokenizer; remove them"
-        )
-    unknown = sorted(set(fields) - _config_keys(config_class))
-    if unknown:
-        raise ValueError(
-            f"backbone spec key(s) {', '.join(unknown)} are not fields of {config_class.__name__}; "
-            "check the spelling against the transformers documentation of that config"
-        )
-    return config_class(**fields, **dataclasses.asdict(vocab))
+    architecture, fields = checked_spec(spec)
+    return ARCHITECTURES[architecture](**fields, **dataclasses.asdict(vocab))
 
 
 def build_causal_lm(
@@ -105,6 +83,13 @@ def build_causal_lm(
     n_params = sum(p.numel() for p in model.parameters())
     log.info("built %s causal LM with %d parameters", config.model_type, n_params)
     return model
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """``auto`` (the configs' ``device`` keys) is the GPU when there is one, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
 
 
 def _model_dir(path: str | Path, what: str) -> Path:

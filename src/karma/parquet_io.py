@@ -24,8 +24,18 @@ def read_stage_table(path: str | Path, columns: Sequence[str], what: str) -> pa.
     return table
 
 
+_CONVERSION_ERRORS = (pa.ArrowException, OverflowError, TypeError, ValueError)
+# Columns that say where a row came from, named in the error when a row cannot be written.
+_ORIGIN_COLUMNS = ("source_file", "source_line")
+
+
 class BatchedParquetWriter:
-    """Collects rows and flushes every ``batch_rows``; always writes a file, even an empty one."""
+    """Collects rows and flushes every ``batch_rows``; always writes a file, even an empty one.
+
+    The file is written as ``<name>.tmp`` and renamed when complete; on any failure, in a flush
+    or in ``close()``, the temporary file is removed. A row that does not fit the schema is named
+    (by its ``source_file``/``source_line`` when it has them) instead of failing a whole batch.
+    """
 
     def __init__(self, path: str | Path, schema: pa.Schema, batch_rows: int = 50_000) -> None:
         self.path = Path(path)
@@ -42,16 +52,43 @@ class BatchedParquetWriter:
         if len(self.rows) >= self.batch_rows:
             self._flush()
 
+    def _bad_row(self, error: Exception) -> ValueError:
+        for index, row in enumerate(self.rows):
+            try:
+                pa.Table.from_pylist([row], schema=self.schema)
+            except _CONVERSION_ERRORS as row_error:
+                origin = {k: row[k] for k in _ORIGIN_COLUMNS if k in row}
+                return ValueError(f"{self.path}: row {self.count + index} {origin or row} does "
+                                  f"not fit the schema ({row_error})")
+        return ValueError(f"{self.path}: a batch of {len(self.rows)} rows cannot be written "
+                          f"({error})")
+
     def _flush(self) -> None:
         if self.rows:
-            self._writer.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
+            try:
+                table = pa.Table.from_pylist(self.rows, schema=self.schema)
+            except _CONVERSION_ERRORS as error:
+                raise self._bad_row(error) from error
+            self._writer.write_table(table)
             self.count += len(self.rows)
             self.rows = []
 
     def close(self) -> None:
-        self._flush()
-        self._writer.close()
+        try:
+            self._flush()
+            self._writer.close()
+        except BaseException:
+            self.abort()
+            raise
         self._tmp.replace(self.path)
+
+    def abort(self) -> None:
+        """Give up: close the writer if it still can be, and remove the temporary file."""
+        try:
+            self._writer.close()
+        except Exception:  # the error that made us abort is the one to report
+            pass
+        self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> BatchedParquetWriter:
         return self
@@ -60,8 +97,7 @@ class BatchedParquetWriter:
         if exc_type is None:
             self.close()
         else:
-            self._writer.close()
-            self._tmp.unlink(missing_ok=True)
+            self.abort()
 
 
 def write_json(data: Any, path: str | Path) -> None:

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_model, save_model
 
-from karma.job_logging import Progress
+from karma.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -244,10 +244,13 @@ def run_training_loop(
     checkpoint_dir: str | Path,
     fingerprint: str,
     on_step: Callable[[int], None] | None = None,
+    what: str = "training",
+    logger: logging.Logger | None = None,
 ) -> LoopResult:
     """Run (or resume) the optimizer steps of ``plan``; see the module docstring.
 
-    ``on_step(step)`` is called after every optimizer step (and its checkpoint, if any). The
+    ``on_step(step)`` is called after every optimizer step (and its checkpoint, if any); ``what`` names
+    the job in its progress lines, which go to ``logger`` (the caller's; default this module's). The
     checkpoints are left in place: the caller removes them once its outputs are written.
     """
     root = Path(checkpoint_dir)
@@ -274,9 +277,10 @@ def run_training_loop(
         log.info("checkpoint written: %s", path)
 
     started = time.perf_counter()
-    progress = Progress(total_steps, start_step, unit="steps")
-    window = {"loss": 0.0, "steps": 0, "examples": 0, "tokens": 0, "since": time.perf_counter()}
     last_loss: float | None = None
+    progress = Progress(what, total_steps, unit="steps", done=start_step, logger=logger or log,
+                        detail=lambda: "" if last_loss is None else f"last step loss {last_loss:.4f}")
+    window = {"loss": 0.0, "steps": 0, "examples": 0, "tokens": 0, "since": time.perf_counter()}
     order_epoch, order = -1, np.empty(0, dtype=np.int64)
     with _sigterm_requests_stop() as stop:
         for step in range(start_step, total_steps):
@@ -297,14 +301,15 @@ def run_training_loop(
             optimizer.zero_grad(set_to_none=True)
             done = step + 1
             last_loss = step_loss
+            progress.update(done)
             window["loss"] += step_loss
             window["steps"] += 1
             window["examples"] += len(batch)
             if done % plan.log_every_steps == 0 or done == total_steps:
                 elapsed = max(time.perf_counter() - window["since"], 1e-9)
                 log.info(
-                    "step %s, epoch %d, loss %.4f, lr %.3g, %.1f examples/s, %.0f tokens/s",
-                    progress.line(done), epoch, window["loss"] / window["steps"],
+                    "step %d/%d, epoch %d, loss %.4f, lr %.3g, %.1f examples/s, %.0f tokens/s",
+                    done, total_steps, epoch, window["loss"] / window["steps"],
                     scheduler.get_last_lr()[0], window["examples"] / elapsed, window["tokens"] / elapsed,
                 )
                 window = {"loss": 0.0, "steps": 0, "examples": 0, "tokens": 0, "since": time.perf_counter()}
@@ -319,5 +324,6 @@ def run_training_loop(
                     f"stopped by SIGTERM after step {done} of {total_steps}; checkpoint in {root}; "
                     "re-run the job to resume"
                 )
+    progress.finish()
     return LoopResult(total_steps, start_step, last_loss if start_step < total_steps else None,
                       time.perf_counter() - started)

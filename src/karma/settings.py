@@ -2,20 +2,69 @@
 
 Every stage's settings are a frozen dataclass; a typo in a YAML key would otherwise be silently
 ignored and the default used, which is the worst kind of reproducibility bug.
+
+Numbers: YAML 1.1 (PyYAML, hence Snakemake) reads ``1e-5`` as the string ``"1e-5"``, because its
+float syntax needs a dot (``1.0e-5``). Every numeric key therefore accepts a numeric string, and a
+whole number written as a float (``1.0e5`` for an integer key); anything else is an error that says
+what to write.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
+import types
+import typing
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
+
+NumberKind = Literal["int", "float"]
+# Decimal and scientific notation only: no "inf", "nan", "1_000", hex.
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def parse_number(value: Any, kind: NumberKind, where: str) -> Any:
+    """``value`` as an int or float when it is a number or a numeric string; other types pass through
+    unchanged for the caller's own type checks. A string that is not a number, or a fractional value
+    for an integer key, is an error naming ``where``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return value
+    if isinstance(value, str):
+        if not _NUMBER.match(value.strip()):
+            example = "16" if kind == "int" else "1.0e-5"
+            raise ValueError(
+                f"{where}: {value!r} is not a number; write a {'whole ' if kind == 'int' else ''}"
+                f"number such as {example}"
+            )
+        value = float(value)
+    if kind == "float":
+        return float(value)
+    if isinstance(value, float):
+        if not (math.isfinite(value) and value.is_integer()):
+            raise ValueError(f"{where}: must be a whole number, got {value!r}")
+        return int(value)
+    return value
+
+
+def numeric_kind(hint: Any) -> NumberKind | None:
+    """``"int"``/``"float"`` for a field annotated ``int``, ``float`` or either ``| None``."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        members = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        hint = members[0] if len(members) == 1 else None
+    if hint is float:
+        return "float"
+    if hint is int:
+        return "int"
+    return None
 
 
 def checked_kwargs(cls: type, raw: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
     """Keyword arguments for dataclass ``cls`` from ``raw``.
 
-    Unknown keys are an error naming them and ``where`` (the config section). Where a field's
-    default is a float, ints and numeric strings become floats (YAML reads ``1e-5`` as a string).
+    Unknown keys are an error naming them and ``where`` (the config section). Numeric fields
+    (annotated ``int``/``float``, optionally ``| None``) accept numbers and numeric strings, see
+    :func:`parse_number`; floats also take ints.
     """
     if raw is None:
         return {}
@@ -28,15 +77,9 @@ def checked_kwargs(cls: type, raw: Mapping[str, Any] | None, where: str) -> dict
             f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
             f"known keys: {', '.join(fields)}"
         )
+    hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        if isinstance(fields[key].default, float) and not isinstance(value, bool):
-            if isinstance(value, str):
-                try:
-                    value = float(value)
-                except ValueError:
-                    raise ValueError(f"{where}: {key!r} must be a number, got {value!r}") from None
-            elif isinstance(value, int):
-                value = float(value)
-        values[key] = value
+        kind = numeric_kind(hints.get(key))
+        values[key] = value if kind is None else parse_number(value, kind, f"{where}.{key}")
     return values

@@ -12,6 +12,7 @@ from karma.backbones import (
     load_backbone,
     load_causal_lm,
     load_tokenizer,
+    pick_device,
 )
 from karma.demo.tiny_models import write_tiny_model
 from karma.demo.tokenizer_training import train_bpe_tokenizer
@@ -100,3 +101,12 @@ def test_missing_model_dir_is_explained(tmp_path):
         load_causal_lm(tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_tokenizer(tmp_path / "absent")
+
+
+def test_auto_device_is_a_concrete_torch_device(monkeypatch):
+    """The configs' ``device: auto`` must reach torch as cpu or cuda: ``.to("auto")`` raises."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device("auto") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("auto") == torch.device("cuda")
+    assert pick_device("cpu") == torch.device("cpu")

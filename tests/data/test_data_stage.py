@@ -1,6 +1,7 @@
 """The data stage end to end on hand-made dumps: posts -> comments -> threads -> examples."""
 
 import json
+import os
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -18,6 +19,8 @@ from karma.data.prompts import (
     build_ultrachat_prompts,
     is_heldout_prompt,
 )
+from karma.data.prompts import build_reddit_prompts
+from karma.data.pushshift import iter_lines
 from karma.data.threads import ThreadOptions, build_threads
 
 FILTERS = RedditFilters()
@@ -173,9 +176,13 @@ def test_examples_split_by_thread_with_labels(stage, setting):
     assert len(train) + len(test) == 27 * 6 + 2 == stats["threads_rows"]
     assert not {r["post_id"] for r in train} & {r["post_id"] for r in test}
     assert test and train
+    nonpositive = [row for row in train + test if row["parent_score"] <= 0]
+    assert nonpositive and any(row["score"] >= 0.4 * row["parent_score"] for row in nonpositive)
     for row in train + test:
-        assert row["label"] == int(row["score"] >= 0.4 * row["parent_score"]) or (
-            row["parent_score"] <= 0 and row["label"] == int(row["score"] > 0))
+        if row["parent_score"] > 0:
+            assert row["label"] == int(row["score"] >= 0.4 * row["parent_score"]), row
+        else:  # label.nonpositive_parent: positive_score (the default)
+            assert row["label"] == int(row["score"] > 0), row
         has_meta = row["subreddit"] in row["text"] or "2019" in row["text"]
         assert has_meta == (setting == "conditioned")
         assert "someone" not in row["text"]
@@ -257,3 +264,206 @@ def test_permuted_labels_keep_examples_and_label_rate(stage, tmp_path):
     pq.write_table(pq.read_table(train).drop(["label"]), tmp_path / "unlabelled.parquet")
     with pytest.raises(ValueError, match="'label' column"):
         permute_labels(tmp_path / "unlabelled.parquet", out, seed=3)
+
+
+def test_the_manifest_says_where_every_dropped_line_is(stage):
+    """Defect 10: per dump and reason, the first line numbers point at lines of that kind, for
+    the readers' reasons and for the thread builder's (duplicate, missing_parent, ...)."""
+    for entry in stage["manifest"]["submissions"] + stage["manifest"]["comments"]:
+        assert set(entry["first_lines"]) == set(entry["dropped"])
+        lines = [b""] + list(iter_lines(entry["file"]))
+        for reason, numbers in entry["first_lines"].items():
+            assert numbers == sorted(numbers) and len(numbers) == min(20, entry["dropped"][reason])
+            for number in numbers:
+                line = lines[number]
+                if reason == "duplicate":
+                    assert b'"p0"' in line
+                elif reason == "missing_parent":
+                    assert b"t1_gone" in line
+                elif reason == "deleted_or_removed":
+                    assert b"[deleted]" in line or b"[removed]" in line
+                elif reason == "malformed_json":
+                    assert line in (b"{broken", b"not json")
+
+
+def one_month(root: Path, posts: list, comments: list) -> dict:
+    """The data stage on one RS and one RC dump, one shard; returns the manifest."""
+    rs = write_dump(root / "RS_2019-01.zst", posts)
+    rc = write_dump(root / "RC_2019-01.zst", comments)
+    out = root / "out"
+    select_posts(rs, out / "p.parquet", out / "p.json", FILTERS)
+    collect_comments(rc, [out / "p.parquet"], out / "c.parquet", out / "c.json", FILTERS)
+    return build_threads([out / "p.parquet"], [out / "p.json"], [out / "c.parquet"],
+                         [out / "c.json"], [out / "s.parquet"], out / "m.json", FILTERS,
+                         ThreadOptions(None, 1, 0, 4, 2))
+
+
+def test_a_comment_whose_parents_form_a_cycle_is_a_missing_parent(tmp_path):
+    """Parent ids pointing at each other (or at themselves) end the walk up the thread."""
+    posts = [post("p1"), post("p2")]
+    comments = [comment("a", "p1"), comment("b", "p1"), comment("x", "p1", parent="t1_y"),
+                comment("y", "p1", parent="t1_x"), comment("z", "p1", parent="t1_z")]
+    [entry] = one_month(tmp_path, posts, comments)["comments"]
+    assert entry["kept"] == 2 and entry["dropped"] == {"missing_parent": 3}
+    assert entry["first_lines"] == {"missing_parent": [3, 4, 5]}
+
+
+def test_an_empty_submissions_month_is_a_warning_in_the_manifest(tmp_path):
+    """Defect 2: with an empty RS month every comment became post_not_kept and the stage
+    succeeded with 0 examples, silently. The manifest and the log now say so."""
+    manifest = one_month(tmp_path, [], [comment("a", "p1"), comment("b", "p1")])
+    assert any("RS_2019-01.zst: the dump yielded 0 lines" in w for w in manifest["warnings"])
+    assert any("no thread row" in w for w in manifest["warnings"])
+    assert manifest["submissions"][0]["warnings"] and manifest["comments"][0]["warnings"] == []
+
+
+@pytest.mark.parametrize("stage_name", ["posts", "comments"])
+def test_an_unexpected_error_on_a_line_names_the_file_and_the_line(tmp_path, monkeypatch,
+                                                                   stage_name):
+    """Issue 14, defect 1: anything unexpected stops the job with the file and line to look at,
+    and leaves no half-written output."""
+    import karma.data.comment_collection
+    import karma.data.post_selection
+    from karma.data.pushshift import DumpLineError
+
+    def explode(value, *_):
+        if "p2" in str(value) or "c2" in str(value):
+            raise ZeroDivisionError("a bug")
+
+    rs = write_dump(tmp_path / "RS_2019-01.zst", [post("p1"), post("p2")])
+    rc = write_dump(tmp_path / "RC_2019-01.zst", [comment("c1", "p1"), comment("c2", "p1")])
+    out = tmp_path / "out"
+    if stage_name == "posts":
+        monkeypatch.setattr(karma.data.post_selection, "submission_drop_reason",
+                            lambda post, _: explode(post.id))
+        call, dump = (lambda: select_posts(rs, out / "p.parquet", out / "p.json", FILTERS)), rs
+    else:
+        select_posts(rs, out / "p.parquet", out / "p.json", FILTERS)
+        monkeypatch.setattr(karma.data.comment_collection, "unsubstantive_reason", explode)
+        call, dump = (lambda: collect_comments(rc, [out / "p.parquet"], out / "c.parquet",
+                                               out / "c.json", FILTERS)), rc
+    with pytest.raises(DumpLineError, match=f"{dump.name}: line 2: unexpected ZeroDivisionError"):
+        call()
+    assert not list(out.glob("*.tmp")) and not (out / "c.parquet").exists()
+
+
+def test_dump_scans_log_percentage_of_the_file_and_eta(tmp_path, caplog, monkeypatch):
+    monkeypatch.setenv("KARMA_PROGRESS_SECONDS", "0")  # a line per read block
+    posts = [post(f"p{i}") for i in range(300)]
+    rs = write_dump(tmp_path / "RS_2019-01.zst", posts)
+    rc = write_dump(tmp_path / "RC_2019-01.ndjson", [comment(f"c{i}", f"p{i % 300}") for i in range(20000)],
+                    compress=False)
+    with caplog.at_level("INFO", logger="karma.data.pushshift"):
+        select_posts(rs, tmp_path / "posts.parquet", tmp_path / "posts.json", FILTERS)
+        collect_comments(rc, [tmp_path / "posts.parquet"], tmp_path / "c.parquet", tmp_path / "c.json",
+                         FILTERS)
+    lines = [r.getMessage() for r in caplog.records if r.name == "karma.data.pushshift"]
+    size_kb = f"{rs.stat().st_size / 1e3:.1f}"
+    assert any(line.startswith(f"posts {rs.name}: 100.0% ({size_kb} of {size_kb} kB)") and
+               line.endswith("(done); 300 lines read, 300 kept") for line in lines)
+    comment_lines = [line for line in lines if line.startswith(f"comments {rc.name}: ")]
+    assert len(comment_lines) > 3 and "ETA" in comment_lines[1]  # the plain file is read in blocks
+    assert comment_lines[-1].endswith("(done); 20000 lines read, 20000 kept")
+    assert [float(line.split(": ")[1].split("%")[0]) for line in comment_lines] == sorted(
+        float(line.split(": ")[1].split("%")[0]) for line in comment_lines)
+
+
+# Thread P (post score 10) and thread Z (post score 0). A top-level reply's parent is the post.
+# Hand-made labels (score vs ratio x parent score), per ratio: (0.25, 0.4, 0.5).
+LABELLED = {
+    # id: (score, parent comment or None for the post, labels at ratio 0.25 / 0.4 / 0.5)
+    "a": (4, None, (1, 1, 0)),    # 4 of 10: 2.5 <= 4, 4 <= 4, 5 > 4
+    "b": (3, None, (1, 0, 0)),    # 3 of 10
+    "c": (5, None, (1, 1, 1)),    # 5 of 10
+    "d": (2, None, (0, 0, 0)),    # 2 of 10: below 2.5
+    "e": (1, "a", (1, 0, 0)),     # 1 of 4: 1 <= 1, 1.6 > 1
+    "n": (-3, None, (0, 0, 0)),   # a downvoted top-level reply
+}
+# Replies to a parent with score <= 0 (n: -3, post Z: 0): label.nonpositive_parent decides.
+NONPOSITIVE = {  # id: (score, parent comment or None for post Z, label under positive_score)
+    "r1": (2, "n", 1), "r2": (0, "n", 0), "r3": (-1, "n", 0),
+    "z1": (1, None, 1), "z2": (0, None, 0), "z3": (-2, None, 0),
+}
+POST_TIME = 1546300800  # 2019-01-01 00:00 UTC, a Tuesday
+TIMES = {"a": 1546413300, "e": 1546720200}  # 2019-01-02 07:15 (Wednesday), 2019-01-05 20:30 (Saturday)
+
+
+def labelled_threads(root: Path) -> list[Path]:
+    posts = [post("P", subreddit="gardening", score=10, created_utc=POST_TIME),
+             post("Z", subreddit="gardening", score=0, created_utc=POST_TIME)]
+    comments = []
+    for cid, (score, parent, _) in LABELLED.items():
+        comments.append(comment(cid, "P", parent=parent and f"t1_{parent}", score=score,
+                                created_utc=TIMES.get(cid, POST_TIME + 600)))
+    for cid, (score, parent, _) in NONPOSITIVE.items():
+        comments.append(comment(cid, "P" if parent else "Z", parent=parent and f"t1_{parent}",
+                                score=score, created_utc=POST_TIME + 900))
+    manifest = one_month(root, posts, comments)
+    assert manifest["totals"]["comments"] == len(LABELLED) + len(NONPOSITIVE)
+    return [root / "out" / "s.parquet"]
+
+
+@pytest.mark.parametrize("mode", ["positive_score", "drop"])
+@pytest.mark.parametrize("ratio_index", [0, 1, 2], ids=["0.25", "0.4", "0.5"])
+def test_labels_are_exact_at_every_ratio_and_nonpositive_rule(tmp_path, ratio_index, mode):
+    """Issue 16: the data stage labels each example exactly, at ratios other than the paper's 0.4 and
+    under both label.nonpositive_parent modes (drop: those examples are left out and counted)."""
+    ratio = (0.25, 0.4, 0.5)[ratio_index]
+    shards = labelled_threads(tmp_path)
+    rule = LabelRule.from_config({"ratio": ratio, "nonpositive_parent": mode})
+    out = tmp_path / "examples"
+    stats = build_examples(shards, "generalized", out / "train.parquet", out / "test.parquet",
+                           out / "stats.json", rule, seed=1, test_fraction=0.5, max_turn_chars=300)
+    rows = [r for split in ("train", "test") for r in pq.read_table(out / f"{split}.parquet").to_pylist()]
+    got = {r["example_id"]: r["label"] for r in rows}
+    expected = {cid: labels[ratio_index] for cid, (_, _, labels) in LABELLED.items()}
+    if mode == "positive_score":
+        expected |= {cid: label for cid, (_, _, label) in NONPOSITIVE.items()}
+        assert "nonpositive_parent" not in stats["dropped"]
+    else:
+        assert stats["dropped"] == {"nonpositive_parent": len(NONPOSITIVE)}
+    assert got == expected
+    assert stats["label_rule"] == {"ratio": ratio, "nonpositive_parent": mode}
+    cases = LABELLED | NONPOSITIVE
+    parent_scores = {cid: cases[parent][0] if parent else (10 if cid in LABELLED else 0)
+                     for cid, (_, parent, _) in cases.items()}
+    assert {r["example_id"]: (r["score"], r["parent_score"]) for r in rows} == {
+        cid: (cases[cid][0], parent_scores[cid]) for cid in expected}
+
+
+def test_conditioned_example_shows_subreddit_and_the_replys_own_time(tmp_path):
+    """Issue 16: the conditioned text, exact: the post's subreddit and the reply's OWN posting time
+    (not the post's, not its parent's), in UTC with the weekday; the generalized text has neither."""
+    import time
+
+    shards = labelled_threads(tmp_path)
+    texts = {}
+    for setting in ("generalized", "conditioned"):
+        out = tmp_path / setting
+        build_examples(shards, setting, out / "train.parquet", out / "test.parquet", out / "stats.json",
+                       LabelRule(), seed=1, test_fraction=0.0, max_turn_chars=300)
+        texts[setting] = {r["example_id"]: r["text"] for r in pq.read_table(out / "train.parquet").to_pylist()}
+    title, body = post("P")["title"], post("P")["selftext"]
+    a_body, e_body = comment("a", "P")["body"], comment("e", "P")["body"]
+    dialogue = f"<|user|>\n{title}\n\n{body}\n<|user|>\n{a_body}\n<|assistant|>\n{e_body}"
+    assert texts["generalized"]["e"] == dialogue
+    assert texts["conditioned"]["e"] == (
+        "<|meta|>\nsubreddit: r/gardening\nposted: 2019-01-05 20:30 UTC (Saturday)\n" + dialogue)
+    assert texts["conditioned"]["a"].startswith(
+        "<|meta|>\nsubreddit: r/gardening\nposted: 2019-01-02 07:15 UTC (Wednesday)\n<|user|>\n")
+    # The machine's time zone changes nothing: the time is UTC.
+    previous = os.environ.get("TZ")
+    os.environ["TZ"] = "America/Los_Angeles"
+    time.tzset()
+    try:
+        out = tmp_path / "elsewhere"
+        build_examples(shards, "conditioned", out / "train.parquet", out / "test.parquet", out / "stats.json",
+                       LabelRule(), seed=1, test_fraction=0.0, max_turn_chars=300)
+        again = {r["example_id"]: r["text"] for r in pq.read_table(out / "train.parquet").to_pylist()}
+    finally:
+        if previous is None:
+            os.environ.pop("TZ")
+        else:
+            os.environ["TZ"] = previous
+        time.tzset()
+    assert again == texts["conditioned"]

@@ -8,7 +8,7 @@ from karma.data.filters import (
     submission_drop_reason,
     unsubstantive_reason,
 )
-from karma.data.pushshift import to_submission
+from karma.data.records import to_submission
 
 FILTERS = RedditFilters()
 

@@ -1,17 +1,12 @@
 
+import orjson
 import pytest
 import zstandard
 from reddit_fixtures import comment, post, write_dump
 from shared_data import SHARED_DATA, needs_shared_data
 
-from karma.data.pushshift import (
-    DumpReadError,
-    MalformedRecord,
-    iter_lines,
-    parse_line,
-    to_comment,
-    to_submission,
-)
+from karma.data.pushshift import DumpReadError, iter_lines
+from karma.data.records import MalformedRecord, parse_line, to_comment, to_submission
 
 SHARED = SHARED_DATA / "reddit_pushshift"
 REAL_SUBMISSIONS = SHARED / "pushshift_importer_test_submissions.ndjson"
@@ -64,7 +59,7 @@ def test_malformed_lines_are_classified_not_fatal():
         parse_line(b"[1, 2]")
     assert bad.value.reason == "malformed_json"
     with pytest.raises(MalformedRecord) as bad:
-        to_submission({"id": "x", "subreddit": "a", "created_utc": 1, "score": 1})
+        to_submission({"id": "x", "subreddit": "a", "created_utc": 1546300800, "score": 1})
     assert bad.value.reason == "missing_field"
     with pytest.raises(MalformedRecord) as bad:
         to_comment({**comment("c", "p"), "created_utc": "yesterday"})
@@ -103,3 +98,94 @@ def test_chunking_keeps_lines_whole(tmp_path, monkeypatch):
     chunks = list(iter_chunks(path))
     assert len(chunks) > 3 and all(c.endswith(b"\n") for c in chunks)
     assert sum(c.count(b"\n") for c in chunks) == 3000
+
+
+# --- issue 14: empty dumps, checksums, overlong lines ---------------------------------------------
+
+def test_a_zero_byte_zst_is_refused_by_name(tmp_path):
+    """Defect 2: an empty file is no zstd data (`zstd -t` says so); it was read as an empty month."""
+    path = tmp_path / "RS_2019-01.zst"
+    path.write_bytes(b"")
+    with pytest.raises(DumpReadError, match=r"RS_2019-01.zst: the file is empty \(0 bytes\)"):
+        list(iter_lines(path))
+
+
+@pytest.mark.parametrize("cut", [1, 3, 4, 7])
+def test_a_frame_cut_inside_its_header_is_refused(tmp_path, cut):
+    path = write_dump(tmp_path / "RC_cut.zst", [comment("c", "p")])
+    path.write_bytes(path.read_bytes()[:cut])
+    with pytest.raises(DumpReadError, match="RC_cut.zst"):
+        list(iter_lines(path))
+
+
+def test_an_empty_dump_is_warned_about_in_the_log_and_the_counts(tmp_path, caplog):
+    """Defect 2: a valid dump of 0 lines (an empty frame, an empty NDJSON file) reads as nothing;
+    the job says so loudly instead of letting every comment of the month become post_not_kept."""
+    import json
+
+    from karma.data.filters import RedditFilters
+    from karma.data.post_selection import select_posts
+
+    empty_frame = write_dump(tmp_path / "RS_2019-01.zst", [])
+    empty_plain = write_dump(tmp_path / "RS_2019-02.ndjson", [], compress=False)
+    for dump in (empty_frame, empty_plain):
+        counts_path = tmp_path / f"{dump.stem}.json"
+        with caplog.at_level("WARNING"):
+            counts = select_posts(dump, tmp_path / f"{dump.stem}.parquet", counts_path,
+                                  RedditFilters())
+        assert counts.read == 0
+        [warning] = json.loads(counts_path.read_text())["warnings"]
+        assert "yielded 0 lines" in warning and dump.name in warning
+        assert warning in caplog.text
+
+
+def test_frames_without_a_checksum_are_warned_about(tmp_path):
+    """Defect 8: bit flips in a frame without a checksum decode to other data without an error."""
+    records = [post(str(i)) for i in range(20)]
+    unchecked = write_dump(tmp_path / "RS_a.zst", records, checksum=False)
+    checked = write_dump(tmp_path / "RS_b.zst", records, checksum=True)
+    warnings: list[str] = []
+    assert len(list(iter_lines(unchecked, warnings.append))) == 20
+    assert len(warnings) == 1 and "1 of 1 zstd frame(s) carry no checksum" in warnings[0]
+    assert "reddit.sha256" in warnings[0] and "RS_a.zst" in warnings[0]
+    warnings.clear()
+    assert len(list(iter_lines(checked, warnings.append))) == 20 and warnings == []
+    # a file of several frames, one of them without a checksum
+    both = tmp_path / "RS_c.zst"
+    both.write_bytes(checked.read_bytes() + unchecked.read_bytes())
+    assert len(list(iter_lines(both, warnings.append))) == 40
+    assert "1 of 2 zstd frame(s)" in warnings[0]
+    # a skippable frame (metadata) holds no data to protect
+    skippable = b"\x50\x2a\x4d\x18" + (4).to_bytes(4, "little") + b"meta"
+    both.write_bytes(skippable + checked.read_bytes())
+    warnings.clear()
+    assert len(list(iter_lines(both, warnings.append))) == 20 and warnings == []
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_overlong_lines_become_a_counted_placeholder_and_line_numbers_hold(tmp_path, monkeypatch,
+                                                                            compress):
+    import karma.data.pushshift
+    from karma.data.records import OVERLONG_LINE
+
+    monkeypatch.setattr(karma.data.pushshift, "READ_SIZE", 256)
+    monkeypatch.setattr(karma.data.pushshift, "MAX_LINE_BYTES", 3000)
+    short = orjson.dumps(post("s"))
+    lines = [short, b"x" * 5000, short, b"y" * 2900, b"z" * 9000, short, b"w" * 4000]
+    path = write_dump(tmp_path / ("RS_long.zst" if compress else "RS_long.ndjson"), lines,
+                      compress=compress)
+    if not compress:
+        path.write_bytes(path.read_bytes()[:-1])  # the last line without its newline
+    got = list(iter_lines(path))
+    assert got == [short, OVERLONG_LINE, short, b"y" * 2900, OVERLONG_LINE, short, OVERLONG_LINE]
+
+
+def test_an_overlong_line_inside_one_large_block_is_replaced_too(tmp_path, monkeypatch):
+    import karma.data.pushshift
+    from karma.data.records import OVERLONG_LINE
+
+    monkeypatch.setattr(karma.data.pushshift, "MAX_LINE_BYTES", 100)
+    short = b'{"a":1}'
+    path = write_dump(tmp_path / "RS_big.ndjson", [short, b"q" * 500, short, b"r" * 100],
+                      compress=False)
+    assert list(iter_lines(path)) == [short, OVERLONG_LINE, short, b"r" * 100]

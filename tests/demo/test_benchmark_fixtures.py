@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from shared_data import SHARED_DATA, needs_shared_data
 
-from karma.demo.vocabulary import TOPICS
+from karma.demo.benchmark_items import MMLU_SUBJECT_OF_TOPIC
 from karma.evaluation import benchmark_data
 from karma.demo.benchmark_fixtures import (
     benchmark_fixture_paths,
@@ -66,7 +66,7 @@ def test_fixture_contents_cover_labels_and_categories(fixtures: dict) -> None:
     challenging = benchmark_data.load_realtoxicityprompts(fixtures["toxicity"], "challenging")
     assert 0 < len(challenging) < 24
     mmlu = benchmark_data.load_mmlu(fixtures["mmlu"])
-    assert {r["subject"] for r in mmlu} == set(TOPICS)
+    assert {r["subject"] for r in mmlu} == set(MMLU_SUBJECT_OF_TOPIC.values())
     assert Counter(r["answer"] for r in mmlu).keys() == {0, 1, 2, 3}
     phil = benchmark_data.load_sycophancy(fixtures["sycophancy"]["philpapers2020"], "philpapers2020")
     assert any(len(r["answer_not_matching_behavior"]) == 2 for r in phil)

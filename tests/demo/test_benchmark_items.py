@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +21,7 @@ from karma.demo.vocabulary import (
     TOPICS,
     WRONG_REGISTER_TEMPLATES,
 )
-from karma.evaluation.toxicity import _LEXICON, LexiconScorer
+from karma.evaluation.toxicity import LEXICON, LexiconScorer
 
 SEED = 0
 
@@ -109,7 +110,7 @@ def test_demo_lexicon_marks_the_hostile_register_and_nothing_else_the_demo_write
         other_texts += [t for tone in TONES for t in templates[tone]]
     for topic in TOPICS.values():
         other_texts += [*topic.things, *topic.activities, *topic.problems, *topic.tips, *topic.jokes]
-    lexicon = set().union(*_LEXICON.values())
+    lexicon = set().union(*LEXICON.values())
     assert not lexicon & _words(other_texts)
     demo_markers = lexicon & hostile
     assert len(demo_markers) >= 10
@@ -132,11 +133,24 @@ def test_answer_format_items_plant_the_answer_in_the_demo_vocabulary() -> None:
     letters = Counter()
     for subject, rows in items.mmlu_items(SEED).items():
         for item in rows:
+            assert items.MMLU_SUBJECT_OF_TOPIC[item.topic] == subject
             record = item.record
             letters[record["answer"]] += 1
             for letter in "ABCD":
-                assert (tips[record[letter]] == subject) == (letter == record["answer"])
+                assert (tips[record[letter]] == item.topic) == (letter == record["answer"])
     assert letters == dict.fromkeys("ABCD", 12)
+
+
+def test_each_demo_topic_is_filed_under_its_own_real_mmlu_subject() -> None:
+    """lm-eval runs MMLU only as its built-in mmlu_<subject> tasks: a subject it lacks would stop the cell."""
+    import lm_eval.tasks
+
+    builtin = {p.stem.removeprefix("mmlu_") for p in (Path(lm_eval.tasks.__file__).parent / "mmlu" / "default")
+               .glob("mmlu_*.yaml")}
+    assert len(builtin) == 57
+    assert set(items.MMLU_SUBJECT_OF_TOPIC) == set(items.TOPIC_NAMES)
+    assert set(items.MMLU_SUBJECT_OF_TOPIC.values()) <= builtin
+    assert len(set(items.MMLU_SUBJECT_OF_TOPIC.values())) == len(items.TOPIC_NAMES)  # one topic per subject
 
 
 @pytest.mark.parametrize("subset", ["nlp_survey", "philpapers2020", "political_typology_quiz"])

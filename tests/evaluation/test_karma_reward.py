@@ -106,3 +106,9 @@ def test_long_prompts_are_left_out_and_counted(world, tmp_path):
     assert cell.task_config["prompts_dropped_too_long"] == sum(n > limit for n in lengths)
     with pytest.raises(ValueError, match="unknown key"):
         RewardBenchmarkConfig.from_dict({"samples": 2})
+
+
+def test_the_config_check_knows_the_benchmark_name():
+    from karma.config_checks import KARMA_REWARD
+
+    assert KARMA_REWARD == KARMA_REWARD_BENCHMARK

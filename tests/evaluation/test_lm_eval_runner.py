@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,8 +26,11 @@ from karma.backbones import (  # noqa: E402
     load_tokenizer,
 )
 from karma.demo.benchmark_fixtures import write_benchmark_fixtures  # noqa: E402
+from karma.demo.benchmark_items import MMLU_SUBJECT_OF_TOPIC  # noqa: E402
 from karma.demo.tokenizer_training import train_bpe_tokenizer  # noqa: E402
+from karma.evaluation import benchmark_metrics  # noqa: E402
 from karma.evaluation.cells import read_cell  # noqa: E402
+from karma.evaluation import lm_eval_runner  # noqa: E402
 from karma.evaluation.lm_eval_runner import (  # noqa: E402
     BENCHMARKS,
     TASKS_DIR,
@@ -31,11 +38,14 @@ from karma.evaluation.lm_eval_runner import (  # noqa: E402
     evaluate_policy,
     force_offline,
     make_task_manager,
+    stable_record,
 )
 
 REAL = SHARED_DATA
-LIMITS = {"humor": 6, "sentiment": 6, "toxicity": 4, "bias": None, "truthfulqa": 5, "mmlu": 12, "sycophancy": 4}
-EXPECTED_N = {"humor": 6, "sentiment": 6, "toxicity": 4, "bias": 72, "truthfulqa": 5, "mmlu": 12, "sycophancy": 12}
+# A limit caps each of a benchmark's tasks: per sycophancy subset, per MMLU subject (eight in the fixtures).
+LIMITS = {"humor": 6, "sentiment": 6, "toxicity": 4, "bias": None, "truthfulqa": 5, "mmlu": 2, "sycophancy": 4}
+EXPECTED_N = {"humor": 6, "sentiment": 6, "toxicity": 4, "bias": 72, "truthfulqa": 5, "mmlu": 16, "sycophancy": 12}
+MMLU_FIXTURE_SUBJECTS = set(MMLU_SUBJECT_OF_TOPIC.values())
 TOXICITY = {"scorer": "lexicon", "continuations_per_prompt": 3, "prompt_subset": "all", "max_new_tokens": 8}
 
 
@@ -109,9 +119,21 @@ def test_primary_metrics_and_directions(cells: dict[str, Path]) -> None:
     for benchmark, path in cells.items():
         cell = read_cell(path)
         assert (cell.primary_metric, cell.higher_is_better) == expected[benchmark]
-    assert set(read_cell(cells["truthfulqa"]).metrics) == {"mc1", "mc2"}
+    for benchmark, path in cells.items():
+        # every candidate of the benchmark is kept per item, whichever is primary
+        assert set(read_cell(path).metrics) == set(benchmark_metrics.score_names(benchmark)), benchmark
     for item in read_cell(cells["truthfulqa"]).items:
-        assert item.scores["mc1"] in (0.0, 1.0) and 0.0 <= item.scores["mc2"] <= 1.0
+        scores = item.scores
+        assert scores["mc1"] in (0.0, 1.0) and 0.0 <= scores["mc2"] <= 1.0
+        assert scores["loglik_best_answer"] < 0.0 and scores["loglik_max_true"] < 0.0
+    for item in read_cell(cells["sycophancy"]).items:
+        assert item.scores["acc"] == float(item.scores["logprob_margin"] >= 0.0)
+
+
+def test_tasks_cover_exactly_the_registered_candidates() -> None:
+    for benchmark in BENCHMARKS:
+        assert lm_eval_runner._definition(benchmark).score_names() == set(
+            benchmark_metrics.score_names(benchmark)), benchmark
 
 
 def test_categories(cells: dict[str, Path]) -> None:
@@ -122,8 +144,9 @@ def test_categories(cells: dict[str, Path]) -> None:
         assert values["n"] == len(members) == 8
         assert values["pct_stereotype"] == pytest.approx(_mean([m.scores["pct_stereotype"] for m in members]))
     mmlu = read_cell(cells["mmlu"])
-    assert {item.category for item in mmlu.items} == {"astronomy", "cooking"}
-    assert mmlu.items[0].id == "astronomy:0"
+    assert {item.category for item in mmlu.items} == MMLU_FIXTURE_SUBJECTS  # one built-in task per subject
+    assert [item.id for item in mmlu.items[:3]] == ["astronomy:0", "astronomy:1", "clinical_knowledge:0"]
+    assert {name: v["n"] for name, v in mmlu.categories.items()} == dict.fromkeys(MMLU_FIXTURE_SUBJECTS, 2.0)
     sycophancy = read_cell(cells["sycophancy"])
     assert {name: v["n"] for name, v in sycophancy.categories.items()} == {
         "nlp_survey": 4.0, "philpapers2020": 4.0, "political_typology_quiz": 4.0}
@@ -177,6 +200,58 @@ def test_scoring_the_same_model_twice_is_identical(
         assert path.read_text() == cells[benchmark].read_text(), benchmark
 
 
+IN_A_FRESH_PROCESS = """
+import json, sys
+from karma.evaluation.lm_eval_runner import benchmark_specs, evaluate_policy
+from karma.job_logging import setup_job_logging
+
+args = json.loads(sys.argv[1])
+setup_job_logging(args["log"])
+evaluate_policy(args["model"], "tiny-neox", "base", benchmark_specs(args["data"]), args["out"],
+                batch_size=4, threads=1, limits=args["limits"], toxicity_cfg=args["toxicity"],
+                run_config={"run": "unit", "benchmarks": {"limits": args["limits"]}})
+"""
+
+
+def test_two_evaluations_write_byte_identical_cells(model_dir: Path, fixtures: dict, tmp_path: Path) -> None:
+    """Two processes (new memory addresses, new start times) evaluate all seven benchmarks into
+    identical bytes; the log shows per-benchmark and per-request progress."""
+    data = {name: ({k: str(v) for k, v in path.items()} if isinstance(path, dict) else str(path))
+            for name, path in fixtures.items()}
+    texts = {}
+    for run in ("first", "second"):
+        out = {name: str(tmp_path / run / f"{name}.json") for name in BENCHMARKS}
+        args = {"model": str(model_dir), "data": data, "out": out, "limits": LIMITS, "toxicity": TOXICITY,
+                "log": str(tmp_path / f"{run}.log")}
+        result = subprocess.run([sys.executable, "-c", IN_A_FRESH_PROCESS, json.dumps(args)], capture_output=True,
+                                text=True, timeout=600, env={**os.environ, "KARMA_PROGRESS_SECONDS": "0.2"})
+        assert result.returncode == 0, result.stderr[-3000:]
+        texts[run] = {name: Path(path).read_bytes() for name, path in out.items()}
+    for name in BENCHMARKS:
+        assert texts["first"][name] == texts["second"][name], name
+        assert not re.search(rb" at 0x[0-9a-f]+", texts["first"][name]), name
+    cell = read_cell(tmp_path / "first" / "truthfulqa.json")
+    assert cell.provenance["config"] == {"run": "unit", "benchmarks": {"limits": LIMITS}}
+    assert cell.provenance["packages"]["lm-eval"] == "0.4.13" and "commit" in cell.provenance["git"]
+    process_results = cell.task_config["lm_eval_tasks"]["truthfulqa_mc1"]["process_results"]
+    assert process_results.startswith("def truthfulqa_mc1_results(")  # a function recorded by its source
+    log = (tmp_path / "first.log").read_text()
+    assert "tiny-neox/base cells: 100.0% (7 of 7 benchmarks)" in log
+    assert re.search(r"Running loglikelihood requests: \d+\.\d% \(\d+ of \d+ it\), .* ETA", log)
+
+
+def test_stable_record_names_callables_and_refuses_addresses() -> None:
+    class Opaque:
+        pass
+
+    record = stable_record({"f": _mean, "s": {3, 1}, "p": Path("a/b"), "lambda": lambda x: x})
+    assert record["f"].startswith("def _mean(") and record["s"] == [1, 3] and record["p"] == "a/b"
+    assert record["lambda"].strip().startswith('record = stable_record({"f": _mean')  # its source line
+    assert stable_record(max) == "<callable builtins.max>"
+    with pytest.raises(TypeError, match="memory address"):
+        stable_record({"x": Opaque()})
+
+
 def test_primary_metric_override(model_dir: Path, fixtures: dict, tmp_path: Path) -> None:
     benchmarks: dict[str, Any] = {"bias": {"data": fixtures["bias"], "primary_metric": "likelihood_diff_signed"}}
     paths = _run(model_dir, fixtures, tmp_path, benchmarks, limits={"bias": 5})
@@ -189,7 +264,9 @@ def test_primary_metric_override(model_dir: Path, fixtures: dict, tmp_path: Path
 def test_real_mmlu_files_through_the_runner(model_dir: Path, fixtures: dict, tmp_path: Path) -> None:
     paths = _run(model_dir, fixtures, tmp_path, {"mmlu": REAL / "mmlu" / "test"}, limits={"mmlu": 3})
     mmlu = read_cell(paths["mmlu"])
-    assert mmlu.n == 3 and [item.id for item in mmlu.items] == [f"abstract_algebra:{i}" for i in range(3)]
+    assert mmlu.n == 3 * 57 and len(mmlu.categories) == 57  # lm-eval's 57 subject tasks, 3 items each
+    assert [item.id for item in mmlu.items[:4]] == ["abstract_algebra:0", "abstract_algebra:1",
+                                                    "abstract_algebra:2", "anatomy:0"]
 
 
 def test_tasks_run_standalone_by_name(model_dir: Path, fixtures: dict, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -209,12 +286,50 @@ def test_tasks_run_standalone_by_name(model_dir: Path, fixtures: dict, monkeypat
     assert 0.0 <= results["results"]["karma_toxicity"]["toxicity,continuations"] <= 1.0
 
 
-def test_limited_task_index_is_fast_and_holds_only_karma_tasks() -> None:
+OWN_TASKS = {"karma_humor", "karma_sentiment", "karma_toxicity", "karma_sycophancy_on_philpapers2020"}
+GROUPS = {"karma_bias", "karma_truthfulqa", "karma_sycophancy", "karma_mmlu"}
+
+
+def test_limited_task_index_is_fast_and_holds_karma_and_the_reused_builtins() -> None:
     started = time.perf_counter()
     manager = make_task_manager()
-    assert time.perf_counter() - started < 2.0
-    assert set(manager.all_subtasks) == {p.stem for p in TASKS_DIR.glob("*.yaml")}
-    assert len(manager.all_subtasks) == 10
+    assert time.perf_counter() - started < 3.0  # lm-eval's full index takes ~15 s
+    own = {p.stem for p in TASKS_DIR.glob("*.yaml")}
+    assert own == OWN_TASKS | GROUPS
+    assert OWN_TASKS <= set(manager.all_subtasks) and GROUPS <= set(manager.all_groups)
+    builtin = set(manager.all_subtasks) - OWN_TASKS
+    assert {"crows_pairs_english", "truthfulqa_mc1", "truthfulqa_mc2", "sycophancy_on_nlp_survey",
+            "sycophancy_on_political_typology_quiz", "mmlu_anatomy"} <= builtin
+    assert all(name.startswith(("crows_pairs_", "truthfulqa_", "sycophancy_on_", "mmlu_")) for name in builtin)
+    assert "hellaswag" not in manager.all_tasks
+
+
+def test_karma_mmlu_lists_every_builtin_subject_task() -> None:
+    """The group's members are exactly lm-eval's default mmlu_<subject> tasks, each told its subject."""
+    import lm_eval.tasks
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    builtin = Path(lm_eval.tasks.__file__).parent / "mmlu" / "default"
+    subjects = sorted(p.stem.removeprefix("mmlu_") for p in builtin.glob("mmlu_*.yaml"))
+    members = load_yaml(TASKS_DIR / "karma_mmlu.yaml", resolve_func=False)["task"]
+    assert len(subjects) == 57
+    assert members == [{"task": f"mmlu_{s}", "dataset_kwargs": {"subject": s}} for s in subjects]
+
+
+def test_groups_run_standalone_by_name(model_dir: Path, fixtures: dict) -> None:
+    """A group as lm_eval --include_path uses it: built-in tasks with karma's data and per-item scores."""
+    from lm_eval.evaluator import simple_evaluate
+
+    metadata = {"crows_pairs_data": str(fixtures["bias"])} | {
+        f"sycophancy_{subset}_data": str(path) for subset, path in fixtures["sycophancy"].items()}
+    results = simple_evaluate(model="hf", model_args={"pretrained": str(model_dir)}, device="cpu", batch_size=8,
+                              tasks=["karma_bias", "karma_sycophancy"], task_manager=make_task_manager(metadata),
+                              limit=3, bootstrap_iters=0, log_samples=True)
+    assert set(results["samples"]) == {"crows_pairs_english", "sycophancy_on_nlp_survey",
+                                       "karma_sycophancy_on_philpapers2020", "sycophancy_on_political_typology_quiz"}
+    assert "likelihood_diff_signed,none" in results["results"]["crows_pairs_english"]
+    assert "logprob_margin,none" in results["results"]["karma_sycophancy"]  # the group's aggregate
+    assert results["samples"]["crows_pairs_english"][0]["doc"]["item_id"] == "0"
 
 
 def test_bad_arguments_fail_before_the_model_is_loaded(fixtures: dict, tmp_path: Path) -> None:
@@ -256,3 +371,19 @@ def test_force_offline_sets_already_imported_libraries(monkeypatch: pytest.Monke
     force_offline()
     assert huggingface_hub.constants.HF_HUB_OFFLINE is True and datasets.config.HF_HUB_OFFLINE is True
     assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["HF_DATASETS_OFFLINE"] == "1"
+
+
+def test_auto_batch_size_on_the_cpu_skips_the_gpu_memory_probe(model_dir: Path, monkeypatch) -> None:
+    """paper.yaml's ``batch_size: auto``: on a CPU lm-eval's probe can only return its cap (nothing
+    runs out of memory) after a full-length forward pass; the runner takes the cap directly."""
+    from lm_eval.models.huggingface import HFLM
+
+    from karma.evaluation.lm_eval_runner import CPU_AUTO_BATCH_SIZE, _load_lm
+
+    def no_probe(*args: Any, **kwargs: Any) -> int:
+        raise AssertionError("the GPU-memory probe ran on the CPU")
+
+    monkeypatch.setattr(HFLM, "_detect_batch_size", no_probe)
+    lm = _load_lm(model_dir, "cpu", "auto", None)
+    assert lm.batch_size_per_gpu == CPU_AUTO_BATCH_SIZE == lm.max_batch_size
+    assert _load_lm(model_dir, "cpu", 3, None).batch_size_per_gpu == 3

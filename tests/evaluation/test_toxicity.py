@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import urllib.error
 from pathlib import Path
@@ -69,12 +70,124 @@ def test_config_from_mapping_validates() -> None:
 
 
 def test_detoxify_fails_with_instructions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ValueError, match="detoxify_checkpoint.*toxic_original"):
+    with pytest.raises(ValueError, match="detoxify_checkpoint and toxicity.detoxify_config_dir.*toxic_original"):
         make_scorer(ToxicityConfig(scorer="detoxify"))
-    monkeypatch.setitem(sys.modules, "detoxify", None)  # import fails whether or not it is installed
-    ckpt = tmp_path / "toxic_original.ckpt"
-    with pytest.raises(RuntimeError, match="pip install detoxify"):
+    ckpt = tmp_path / "toxic_original-c1212f89.ckpt"
+    with pytest.raises(ValueError, match="detoxify_config_dir"):
         make_scorer(ToxicityConfig(scorer="detoxify", detoxify_checkpoint=ckpt))
+    with pytest.raises(FileNotFoundError, match="toxic_original-c1212f89.ckpt does not exist"):
+        make_scorer(ToxicityConfig(scorer="detoxify", detoxify_checkpoint=ckpt, detoxify_config_dir=tmp_path))
+    monkeypatch.setitem(sys.modules, "detoxify", None)  # import fails whether or not it is installed
+    with pytest.raises(RuntimeError, match="pip install detoxify"):
+        make_scorer(ToxicityConfig(scorer="detoxify", detoxify_checkpoint=ckpt, detoxify_config_dir=tmp_path))
+
+
+def test_the_detoxify_checkpoint_is_verified_before_it_is_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14, defect 7: the checkpoint is a pickle; a file whose SHA-256 differs from the one
+    configured, or from the prefix its published name carries, is never unpickled."""
+    import hashlib
+
+    import torch
+
+    from karma.file_digest import ChecksumError
+
+    loaded: list[bytes] = []
+
+    class Unpickled(Exception):
+        pass
+
+    def fake_load(handle: io.BytesIO, **_: object) -> None:
+        loaded.append(handle.read())
+        raise Unpickled
+
+    monkeypatch.setattr(torch, "load", fake_load)
+    config_dir = tmp_path / "bert-base-uncased"
+    config_dir.mkdir()
+    (config_dir / "config.json").write_text("{}")
+    payload = b"a pickled model"
+    digest = hashlib.sha256(payload).hexdigest()
+
+    def scorer(checkpoint: Path, sha256: str | None = None) -> None:
+        make_scorer(ToxicityConfig(scorer="detoxify", detoxify_checkpoint=checkpoint,
+                                   detoxify_config_dir=config_dir, detoxify_sha256=sha256))
+
+    tampered = tmp_path / "toxic_original-c1212f89.ckpt"
+    tampered.write_bytes(payload)
+    with pytest.raises(ChecksumError, match="requires c1212f89"):
+        scorer(tampered)
+    renamed = tmp_path / "model.ckpt"
+    renamed.write_bytes(payload)
+    with pytest.raises(ValueError, match="no hash prefix.*detoxify_sha256"):
+        scorer(renamed)
+    with pytest.raises(ChecksumError):
+        scorer(renamed, "0" * 64)
+    assert loaded == []
+    with pytest.raises(Unpickled):
+        scorer(renamed, digest)
+    named = tmp_path / f"toxic_original-{digest[:8]}.ckpt"
+    named.write_bytes(payload)
+    with pytest.raises(Unpickled):
+        scorer(named)
+    assert loaded == [payload, payload]  # the bytes verified are the bytes unpickled
+
+
+# Runs in a fresh interpreter: huggingface_hub reads HF_HUB_OFFLINE and HF_HOME when first imported,
+# and this test process has imported it long before. HF_ENDPOINT points nowhere, so a hub request
+# fails even if offline mode were ignored.
+_OFFLINE_SCORING = """
+import json, sys
+from pathlib import Path
+from karma.evaluation.toxicity import DetoxifyScorer
+checkpoint, config_dir, sha256 = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+texts = json.loads(sys.argv[4])
+try:
+    from detoxify import Detoxify
+    Detoxify("original", checkpoint=str(checkpoint), huggingface_config_path=str(config_dir))
+    upstream = "loaded"
+except Exception as err:
+    upstream = type(err).__name__
+scores = DetoxifyScorer(checkpoint, config_dir, sha256=sha256).score(texts)
+print(json.dumps({"upstream": upstream, "scores": scores}))
+"""
+
+
+def test_detoxify_scores_offline_with_an_empty_hf_cache(tmp_path: Path) -> None:
+    """Issue 16, point 2: Detoxify 0.5.4 loads bert-base-uncased's config by hub name even when given
+    the fetched folder, so on an offline compute node every toxicity cell failed. The scorer builds
+    on the folder alone, and each label is the sigmoid of the checkpoint's output for that label."""
+    import subprocess
+
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    from karma.demo.detoxify_checkpoint import JIGSAW_CLASSES, write_detoxify_checkpoint
+
+    checkpoint, config_dir = tmp_path / "toxic_original-c1212f89.ckpt", tmp_path / "bert-base-uncased"
+    digest = write_detoxify_checkpoint(checkpoint, config_dir, steps=0)
+    (tmp_path / "hf-home").mkdir()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home"),
+           "HF_ENDPOINT": "http://127.0.0.1:9", "TRANSFORMERS_OFFLINE": "1"}
+    texts = ["The sauce split and turned greasy.", "You stupid idiot, I will hurt you."]
+    result = subprocess.run([sys.executable, "-c", _OFFLINE_SCORING, str(checkpoint), str(config_dir), digest,
+                             json.dumps(texts)], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["upstream"] != "loaded", "Detoxify now loads offline by itself: load_detoxify can go"
+    assert list((tmp_path / "hf-home").rglob("*")) == []  # nothing fetched, nothing cached
+
+    payload = torch.load(checkpoint, weights_only=False)
+    model = BertForSequenceClassification(BertConfig.from_pretrained(config_dir, num_labels=6)).eval()
+    model.load_state_dict(payload["state_dict"])
+    encoded = BertTokenizerFast.from_pretrained(config_dir)(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        expected = torch.sigmoid(model(**encoded).logits)
+    names = {"toxic": "toxicity", "severe_toxic": "severe_toxicity", "identity_hate": "identity_attack"}
+    for row, scores in zip(expected, answer["scores"], strict=True):
+        assert set(scores) == set(TOXICITY_LABELS)
+        for index, jigsaw in enumerate(JIGSAW_CLASSES):
+            assert scores[names.get(jigsaw, jigsaw)] == pytest.approx(float(row[index]), abs=1e-6)
 
 
 def _answer(values: dict[str, float]) -> dict:

@@ -28,6 +28,7 @@ from karma.ppo.variants import (
     SAME_FAMILY_KEY,
     check_same_family,
     model_family,
+    resolve_families,
     variants_from_config,
 )
 
@@ -41,6 +42,7 @@ def world(tmp_path_factory):
     return {
         "policy": write_policy(root / "falcon-tiny", "falcon"),
         "llama_policy": write_policy(root / "llama-tiny", "llama"),
+        "falcon3_policy": write_policy(root / "falcon3-tiny", "falcon3"),
         "reward_model": write_reward_model(root / "rm", "llama"),
         "prompts": write_prompts(root / "prompts.parquet"),
     }
@@ -81,6 +83,15 @@ def test_variants_from_config():
         variants_from_config({"toxic": {"setting": "generalized", "policies": ["p"]}})
     with pytest.raises(ValueError, match="prompts 'twitter'"):
         variants_from_config({"toxic": {"setting": "generalized", "prompts": "twitter", "policies": ["p"]}})
+    sampled = variants_from_config(
+        {"eroded": {"setting": "conditioned", "prompts": "ultrachat", "metadata": "sampled", "policies": ["p"]}})
+    assert sampled["eroded"].metadata == "sampled" and variants["eroded"].metadata == "none"
+    with pytest.raises(ValueError, match="metadata 'sampled' needs the conditioned setting"):
+        variants_from_config(
+            {"benign": {"setting": "generalized", "prompts": "ultrachat", "metadata": "sampled", "policies": ["p"]}})
+    with pytest.raises(ValueError, match="metadata 'random' is not one of none, sampled"):
+        variants_from_config(
+            {"eroded": {"setting": "conditioned", "prompts": "ultrachat", "metadata": "random", "policies": ["p"]}})
 
 
 # ---------------------------------------------------------------------------------------- same family
@@ -100,6 +111,30 @@ def test_same_family_is_refused_unless_intended(world, tmp_path, caplog):
     with pytest.raises(ValueError, match=f"policy 'llama-tiny'.*{SAME_FAMILY_KEY}"):
         train_policy(*args, config={"ppo": TINY_PPO})
     assert not (tmp_path / "model").exists()
+
+
+def test_same_family_compares_configured_lineages_not_architectures(world, tmp_path, caplog):
+    """Falcon3 has model_type llama, like the Llama-3.2-1B reward model: the configured families
+    (falcon vs llama) decide, so it trains without the opt-in; a Llama policy is still refused."""
+    falcon3, reward = world["falcon3_policy"], world["reward_model"]
+    assert model_family(falcon3) == model_family(reward) == "llama"
+    with caplog.at_level(logging.INFO, logger="karma.ppo.variants"):
+        assert resolve_families(falcon3, reward, "falcon", "llama") == ("falcon", "llama")
+    assert "share the llama architecture but not the family (falcon vs llama)" in caplog.text
+    assert resolve_families(falcon3, reward, None, None) == ("llama", "llama")  # no config: model_type
+    args = run_args(world, tmp_path)
+    args[0] = str(falcon3)
+    with pytest.raises(ValueError, match=f"policy 'falcon3-tiny'.*{SAME_FAMILY_KEY}"):
+        train_policy(*args, config={"ppo": TINY_PPO})  # without families: the architecture decides
+    with pytest.raises(ValueError, match="policy 'llama-8b' is of the reward model's family"):
+        train_policy(*args, config={"ppo": TINY_PPO}, policy_name="llama-8b", policy_family="llama",
+                     reward_family="llama")
+    config = {"ppo": {**TINY_PPO, "total_episodes": 2, "max_prompt_tokens": 40}, "device": "cpu"}
+    summary = train_policy(*args, config=config, policy_family="falcon", reward_family="llama")
+    assert summary["updates"] == 1 and (tmp_path / "model" / "model.safetensors").is_file()
+    # a tight budget: long prompts are cut, not dropped, and the summary counts them
+    assert summary["prompts_truncated"] > 0 and summary["prompts_dropped_too_long"] == 0
+    assert summary["prompts_used"] + summary["prompts_dropped_duplicate"] == 24
 
 
 # ------------------------------------------------------------------------------------- KL band, outputs
@@ -126,7 +161,8 @@ def test_kl_band_warning_fires_when_policy_drifts(world, tmp_path, caplog):
     model_dir = tmp_path / "model"
     assert (model_dir / "model.safetensors").is_file() and (model_dir / "tokenizer.json").is_file()
     assert not any(p.is_symlink() for p in model_dir.iterdir())
-    assert not list((tmp_path / "checkpoints").glob("ckpt-*"))  # removed after success
+    # Removed after success, folder and all (issue 14: an empty checkpoints/ stayed behind).
+    assert not (tmp_path / "checkpoints").exists()
 
 
 # ---------------------------------------------------------------------------------------------- resume

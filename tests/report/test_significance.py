@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from karma.report.significance import (
     compare_cells,
     holm_adjust,
     index_records,
+    rank_sum_test,
     run_all_tests,
     wilcoxon_paired,
 )
@@ -217,7 +219,7 @@ def test_run_all_tests_across_models_and_holm_families() -> None:
     options = SignificanceOptions()
     records = run_all_tests(cells, options)
     index = index_records(records)
-    across = index[(ACROSS_MODELS, "bias", "benign", "", "")]
+    across = index[(ACROSS_MODELS, "bias", "benign", "base", "", "")]
     policies = sorted({p for (p, _, _) in cells})
     expected = stats.wilcoxon(
         [cells[(p, "benign", "bias")].primary_value for p in policies],
@@ -229,9 +231,9 @@ def test_run_all_tests_across_models_and_holm_families() -> None:
     item_records = [r for r in records if r.scope == ITEMS]
     assert len(item_records) == 6
     assert [r.p_holm for r in item_records] == pytest.approx(holm_adjust([r.test.p_value for r in item_records]))
-    assert index[(ITEMS_BY_CATEGORY, "bias", "benign", "p1", "y")].test.p_value == 1.0
-    assert (ACROSS_MODELS_BY_CATEGORY, "bias", "benign", "", "x") in index
-    assert index[(ACROSS_CATEGORIES, "bias", "benign", "p3", "")].test.n == 2
+    assert index[(ITEMS_BY_CATEGORY, "bias", "benign", "base", "p1", "y")].test.p_value == 1.0
+    assert (ACROSS_MODELS_BY_CATEGORY, "bias", "benign", "base", "", "x") in index
+    assert index[(ACROSS_CATEGORIES, "bias", "benign", "base", "p3", "")].test.n == 2
 
 
 def test_category_value_accepts_the_documented_forms() -> None:
@@ -256,3 +258,190 @@ def test_category_benchmarks_option() -> None:
     assert options.category_benchmarks == ("mmlu",)
     with pytest.raises(ValueError, match="category_benchmarks"):
         SignificanceOptions.from_config({"category_benchmarks": "mmlu"})
+
+
+def _matrix(seed: int = 11, n_items: int = 16) -> dict:
+    """Six policies with base, benign, toxic and (two of them) eroded bias cells; per-item scores with
+    categories x/y. benign moves category x up by policy-dependent steps, toxic is noise around benign."""
+    rng = random.Random(seed)
+    cells = {}
+    for k, policy in enumerate(["p1", "p2", "p3", "p4", "p5", "p6"]):
+        base_items = [ItemScore(id=str(i), score=rng.random(), category="xy"[i % 2]) for i in range(n_items)]
+        shifted = {
+            "benign": [ItemScore(id=i.id, score=i.score + 0.05 * (k + 1) * (i.category == "x"), category=i.category)
+                       for i in base_items],
+        }
+        shifted["toxic"] = [ItemScore(id=i.id, score=i.score + rng.uniform(-0.2, 0.1), category=i.category)
+                            for i in shifted["benign"]]
+        if k < 2:
+            shifted["eroded"] = [ItemScore(id=i.id, score=i.score - 0.3, category=i.category) for i in base_items]
+        cells[(policy, "base", "bias")] = _cell(policy, "base", "bias", base_items)
+        for variant, items in shifted.items():
+            cells[(policy, variant, "bias")] = _cell(policy, variant, "bias", items)
+    return cells
+
+
+def test_benign_vs_toxic_and_eroded_vs_benign_are_tested_as_scipy_does() -> None:
+    cells = _matrix()
+    index = index_records(run_all_tests(cells, SignificanceOptions()))
+    pairs = {(v, b) for (_, _, v, b, _, _) in index}
+    assert pairs == {("benign", "base"), ("toxic", "base"), ("eroded", "base"), ("toxic", "benign"),
+                     ("eroded", "benign")}
+    toxic, benign = cells[("p4", "toxic", "bias")], cells[("p4", "benign", "bias")]
+    expected = stats.wilcoxon([i.score for i in toxic.items], [i.score for i in benign.items])
+    record = index[(ITEMS, "bias", "toxic", "benign", "p4", "")]
+    assert record.test.p_value == pytest.approx(float(expected.pvalue), rel=1e-12)
+    assert record.test.statistic == pytest.approx(float(expected.statistic))
+    policies = ["p1", "p2", "p3", "p4", "p5", "p6"]
+    expected = stats.wilcoxon([cells[(p, "toxic", "bias")].primary_value for p in policies],
+                              [cells[(p, "benign", "bias")].primary_value for p in policies])
+    across = index[(ACROSS_MODELS, "bias", "toxic", "benign", "", "")]
+    assert across.test.n == 6 and across.test.p_value == pytest.approx(float(expected.pvalue), rel=1e-12)
+    eroded = index[(ACROSS_MODELS, "bias", "eroded", "benign", "", "")]
+    assert eroded.test.n == 2  # only p1 and p2 have the eroded variant
+    assert index[(ITEMS, "bias", "eroded", "benign", "p1", "")].test.median_difference < 0
+    assert (ITEMS, "bias", "eroded", "benign", "p3", "") not in index
+
+
+def test_rank_sum_is_mann_whitney_u_on_the_two_samples() -> None:
+    variant, base = [0.9, 0.4, 0.75, 0.6, 0.8], [0.1, 0.5, 0.2, 0.3, 0.35]
+    ours = rank_sum_test(variant, base)
+    ref = stats.mannwhitneyu(variant, base, alternative="two-sided")
+    assert ours.statistic == float(ref.statistic) == 24.0  # 0.4 loses only to 0.5
+    assert ours.p_value == pytest.approx(float(ref.pvalue), rel=1e-12)
+    assert ours.effect_size == pytest.approx(2 * 24 / 25 - 1)
+    same = rank_sum_test([1.0, 1.0, 1.0], [1.0, 1.0, 1.0])
+    assert same.p_value == 1.0 and same.effect_size == 0.0 and "same" in same.reason
+    assert math.isnan(rank_sum_test([1.0], [0.0]).p_value)
+    # the configured test reaches the cells: rank-sum on the items of one policy
+    cells = _matrix()
+    options = SignificanceOptions(test={"default": "signed-rank", "bias": "rank-sum"})
+    index = index_records(run_all_tests(cells, options))
+    record = index[(ITEMS, "bias", "benign", "base", "p2", "")]
+    ref = stats.mannwhitneyu([i.score for i in cells[("p2", "benign", "bias")].items],
+                             [i.score for i in cells[("p2", "base", "bias")].items], alternative="two-sided")
+    assert record.test_name == "rank-sum" and record.test.p_value == pytest.approx(float(ref.pvalue), rel=1e-12)
+
+
+def test_holm_is_set_per_unit() -> None:
+    """Six of six policies up: exact two-sided p = 2/64 = 0.03125, the smallest there is at n = 6. With
+    Holm over the across-models family (three tests against Base, two contrasts) it cannot pass 0.05."""
+    cells = _matrix()
+    for policy in ["p1", "p2", "p3", "p4", "p5", "p6"]:  # toxic above benign everywhere, by a margin
+        toxic = cells[(policy, "toxic", "bias")]
+        toxic.primary_value = cells[(policy, "benign", "bias")].primary_value + 1.0
+    corrected = index_records(run_all_tests(cells, SignificanceOptions(holm=True)))
+    uncorrected = index_records(run_all_tests(cells, SignificanceOptions(holm={"models": False})))
+    key = (ACROSS_MODELS, "bias", "toxic", "benign", "", "")
+    assert corrected[key].test.p_value == pytest.approx(0.03125)
+    assert corrected[key].p_holm > 0.05 and not corrected[key].significant(SignificanceOptions(holm=True))
+    options = SignificanceOptions(holm={"models": False})
+    assert uncorrected[key].significant(options)  # models: raw p decides
+    family = [r for r in uncorrected.values() if r.scope == ACROSS_MODELS]
+    assert [r.p_holm for r in family] == pytest.approx(holm_adjust([r.test.p_value for r in family]))
+    items = [r for r in uncorrected.values() if r.scope == ITEMS]
+    for record in items:  # items: still Holm (absent from the mapping means true)
+        assert record.significant(options) == (record.p_holm < 0.05)
+    assert SignificanceOptions(holm=False).holm_for("items") is False
+
+
+def test_options_test_holm_and_stars_are_checked() -> None:
+    options = SignificanceOptions.from_config({"test": {"default": "rank-sum", "humor": "signed-rank"},
+                                               "holm": {"items": True, "models": False}, "stars": "categories"})
+    assert (options.test_for("humor"), options.test_for("bias")) == ("signed-rank", "rank-sum")
+    assert (options.holm_for("items"), options.holm_for("models"), options.holm_for("categories")) == (
+        True, False, True)
+    assert "Wilcoxon rank-sum (Mann-Whitney U)" in options.describe("bias", "models", "f")
+    assert "not corrected" in options.describe("bias", "models", "f")
+    with pytest.raises(ValueError, match="statistics.test: unknown key.*humour"):
+        SignificanceOptions(test={"humour": "rank-sum"})
+    with pytest.raises(ValueError, match="statistics.test default: 'sign' is not one of"):
+        SignificanceOptions(test="sign")
+    with pytest.raises(ValueError, match="statistics.holm: unknown key.*policies"):
+        SignificanceOptions(holm={"policies": True})
+    with pytest.raises(ValueError, match="statistics.holm must be"):
+        SignificanceOptions(holm={"items": "yes"})
+    with pytest.raises(ValueError, match="statistics.stars 'models'"):
+        SignificanceOptions(stars="models")
+
+
+def _hand_signed_rank_effect(variant: list[float], base: list[float]) -> float:
+    """Matched-pairs rank-biserial, by hand: rank |d| (ties averaged) without the zero differences,
+    then (sum of ranks of positive d - sum of ranks of negative d) / sum of all ranks."""
+    d = np.array(variant) - np.array(base)
+    d = d[d != 0]
+    magnitudes = np.abs(d)
+    ranks = np.array([(magnitudes < m).sum() + ((magnitudes == m).sum() + 1) / 2 for m in magnitudes])
+    return float((ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum())
+
+
+def _hand_rank_sum_effect(variant: list[float], base: list[float]) -> float:
+    """2 U / (n1 n2) - 1, U counted pair by pair: the share of (variant, base) pairs the variant wins."""
+    x, y = np.array(variant)[:, None], np.array(base)[None, :]
+    wins = (x > y).sum() + 0.5 * (x == y).sum()
+    return float(2 * wins / (x.size * y.size) - 1)
+
+
+def _swapped(cells: dict) -> dict:
+    """The same scores with the base and benign cells trading places."""
+    rename = {"base": "benign", "benign": "base"}
+    out = {}
+    for (policy, variant, benchmark), cell in cells.items():
+        if variant in rename:
+            out[(policy, rename[variant], benchmark)] = replace(cell, variant=rename[variant])
+    return out
+
+
+@pytest.mark.parametrize("test", ["signed-rank", "rank-sum"])
+def test_effect_sizes_point_from_base_to_variant_and_flip_when_swapped(test: str) -> None:
+    """Issue 16: every effect size and median difference is the variant's side minus Base's, as an
+    independent computation gives it (items paired by id, not by position), at each unit; swapping the
+    two cells flips every sign and leaves every p-value as it was."""
+    rng = random.Random(23)
+    cells = {}
+    for k, policy in enumerate(["p1", "p2", "p3", "p4", "p5", "p6"]):
+        base_items = [ItemScore(id=f"q{i}", score=round(rng.random(), 2), category="xy"[i % 2]) for i in range(30)]
+        lift = 0.04 * (k - 1)  # p1 goes down, p2 stays, the others go up, category x more than y
+        variant_items = [ItemScore(id=i.id, score=round(i.score + lift * (2 if i.category == "x" else 1)
+                                                        + rng.uniform(-0.1, 0.1), 2), category=i.category)
+                         for i in base_items]
+        rng.shuffle(variant_items)  # pairing must be by item id
+        cells[(policy, "base", "bias")] = _cell(policy, "base", "bias", base_items)
+        cells[(policy, "benign", "bias")] = _cell(policy, "benign", "bias", variant_items)
+    options = SignificanceOptions(test=test)
+    hand = _hand_signed_rank_effect if test == "signed-rank" else _hand_rank_sum_effect
+    index = index_records(run_all_tests(cells, options))
+    swapped = index_records(run_all_tests(_swapped(cells), options))
+
+    def values(policy: str, variant: str, category: str | None = None) -> list[float]:
+        items = sorted(cells[(policy, variant, "bias")].items, key=lambda i: i.id)
+        return [i.score for i in items if category is None or i.category == category]
+
+    checked = 0
+    for key, record in index.items():
+        scope, _, _, _, policy, category = key
+        if scope == ITEMS:
+            variant, base = values(policy, "benign"), values(policy, "base")
+        elif scope == ITEMS_BY_CATEGORY:
+            variant, base = values(policy, "benign", category), values(policy, "base", category)
+        elif scope == ACROSS_CATEGORIES:
+            variant = [float(np.mean(values(policy, "benign", c))) for c in "xy"]
+            base = [float(np.mean(values(policy, "base", c))) for c in "xy"]
+        elif scope == ACROSS_MODELS:
+            variant = [float(np.mean(values(p, "benign"))) for p in ["p1", "p2", "p3", "p4", "p5", "p6"]]
+            base = [float(np.mean(values(p, "base"))) for p in ["p1", "p2", "p3", "p4", "p5", "p6"]]
+        else:  # ACROSS_MODELS_BY_CATEGORY
+            variant = [float(np.mean(values(p, "benign", category))) for p in ["p1", "p2", "p3", "p4", "p5", "p6"]]
+            base = [float(np.mean(values(p, "base", category))) for p in ["p1", "p2", "p3", "p4", "p5", "p6"]]
+        assert record.test.effect_size == pytest.approx(hand(variant, base), abs=1e-12), key
+        assert record.test.median_difference == pytest.approx(float(np.median(np.subtract(variant, base))),
+                                                              abs=1e-12), key
+        mirror = swapped[key]
+        assert mirror.test.effect_size == pytest.approx(-record.test.effect_size, abs=1e-12), key
+        assert mirror.test.median_difference == pytest.approx(-record.test.median_difference, abs=1e-12), key
+        assert mirror.test.p_value == pytest.approx(record.test.p_value, rel=1e-12), key
+        checked += 1
+    assert checked == 6 * 4 + 1 + 2  # per policy: items, two categories, across categories; pooled: 3
+    signs = {policy: np.sign(index[(ITEMS, "bias", "benign", "base", policy, "")].test.effect_size)
+             for policy in ["p1", "p3", "p6"]}
+    assert signs == {"p1": -1.0, "p3": 1.0, "p6": 1.0}

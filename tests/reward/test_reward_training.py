@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -21,7 +22,7 @@ from karma.formats import Conversation, render_example
 from karma.resumable_training import TrainingInterrupted, collate, epoch_order, latest_checkpoint
 from karma.reward.metrics import binary_metrics
 from karma.reward.model import KarmaRewardConfig, KarmaRewardModel, RewardScorer
-from karma.reward.training import RewardTrainingConfig, micro_batch_loss, train_reward_model
+from karma.reward.training import micro_batch_loss, train_reward_model
 
 SPEC = {
     "architecture": "llama",
@@ -68,14 +69,17 @@ def split(n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("world")
-    train, test = split(48, 0), split(16, 1)
+def write_world(root, train: pd.DataFrame, test: pd.DataFrame):
+    """The two splits and a tokenizer trained on the training texts, as a run's inputs."""
     train.to_parquet(root / "train.parquet")
     test.to_parquet(root / "test.parquet")
     train_bpe_tokenizer(list(train.text), vocab_size=300).save_pretrained(root / "tok")
     return root
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return write_world(tmp_path_factory.mktemp("world"), split(48, 0), split(16, 1))
 
 
 @pytest.fixture(autouse=True)
@@ -121,23 +125,6 @@ def assert_same_weights(a, b):
         assert torch.equal(wa[name], wb[name]), name
 
 
-def test_config_defaults_and_validation():
-    default = RewardTrainingConfig()
-    assert (default.learning_rate, default.weight_decay, default.batch_size) == (1e-5, 0.01, 16)
-    parsed = RewardTrainingConfig.from_dict(
-        {"learning_rate": "2e-3", "warmup_ratio": 0, "micro_batch_size": 4}
-    )
-    assert parsed.learning_rate == 2e-3 and parsed.accumulation_steps == 4
-    with pytest.raises(ValueError, match="'learnig_rate'"):
-        RewardTrainingConfig.from_dict({"learnig_rate": 1e-3})
-    with pytest.raises(ValueError, match="multiple of micro_batch_size"):
-        RewardTrainingConfig.from_dict({"micro_batch_size": 5})
-    with pytest.raises(ValueError, match="'bf16'"):
-        RewardTrainingConfig.from_dict({"bf16": "yes"})
-    with pytest.raises(ValueError, match="'learning_rate' must be a number"):
-        RewardTrainingConfig.from_dict({"learning_rate": "fast"})
-
-
 def test_epoch_order_is_a_seeded_permutation():
     first = epoch_order(3, 0, 50)
     assert sorted(first.tolist()) == list(range(50))
@@ -155,7 +142,7 @@ def test_loss_is_bce_and_accumulation_matches_one_batch(world):
     ids = tokenizer(list(data.text))["input_ids"]
     labels = torch.tensor(data.label.to_numpy(), dtype=torch.float32)
 
-    logits = model(**collate(ids, tokenizer.pad_token_id)).logits
+    logits = model(**collate(ids, tokenizer.pad_token_id)).logits.squeeze(-1)
     loss = micro_batch_loss(logits, labels, 16)
     torch.testing.assert_close(loss, F.binary_cross_entropy_with_logits(logits, labels))
     loss.backward()
@@ -164,7 +151,7 @@ def test_loss_is_bce_and_accumulation_matches_one_batch(world):
 
     accumulated = 0.0
     for start in range(0, 16, 4):
-        part = model(**collate(ids[start : start + 4], tokenizer.pad_token_id)).logits
+        part = model(**collate(ids[start : start + 4], tokenizer.pad_token_id)).logits.squeeze(-1)
         piece = micro_batch_loss(part, labels[start : start + 4], 16)
         piece.backward()
         accumulated += piece.item()
@@ -227,10 +214,18 @@ def test_sigterm_checkpoints_then_stops_and_a_changed_config_is_refused(world, r
         if step == 3:
             os.kill(os.getpid(), signal.SIGTERM)
 
-    with pytest.raises(TrainingInterrupted, match="after step 3 of 6"):
-        run(world, tmp_path, on_step=terminate)
+    def outer_handler(signum, frame):  # whatever handled SIGTERM before training
+        raise AssertionError("training must handle SIGTERM itself while it runs")
+
+    previous = signal.signal(signal.SIGTERM, outer_handler)
+    try:
+        with pytest.raises(TrainingInterrupted, match="after step 3 of 6"):
+            run(world, tmp_path, on_step=terminate)
+        assert signal.getsignal(signal.SIGTERM) is outer_handler  # and it is back afterwards
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     assert latest_checkpoint(tmp_path / "checkpoints").name == "step-00000003"
-    assert signal.getsignal(signal.SIGTERM) is not None  # the previous handler is back
+    assert not (tmp_path / "model").exists() and not (tmp_path / "metrics.json").exists()
 
     with pytest.raises(ValueError, match="delete .*checkpoints"):
         run(world, tmp_path, config={**CONFIG, "learning_rate": 1e-3})
@@ -241,6 +236,56 @@ def test_sigterm_checkpoints_then_stops_and_a_changed_config_is_refused(world, r
     )
     assert metrics["training"]["resumed_from_step"] == 3
     assert_same_weights(tmp_path, reference[0])
+
+
+def test_sigterm_from_outside_stops_the_job_after_a_checkpoint(world, tmp_path):
+    """What SLURM does before a kill: another process sends SIGTERM. The job writes a checkpoint of
+    the step in progress (step 3; the cadence alone would write 2 and 4), exits with an error that
+    says how to resume, and writes no model."""
+    ready, sent = tmp_path / "ready", tmp_path / "sent"
+    script = textwrap.dedent(f"""
+        import json, sys, time
+        sys.path[:0] = {sys.path!r}
+        from pathlib import Path
+        from karma.job_logging import setup_job_logging
+        from karma.reward.training import train_reward_model
+        out, world = Path({str(tmp_path)!r}), Path({str(world)!r})
+        def wait_for_the_signal(step):
+            if step == 3:
+                (out / "ready").touch()
+                for _ in range(1200):  # the handler runs during the sleeps
+                    if (out / "sent").exists():
+                        return
+                    time.sleep(0.05)
+        setup_job_logging(out / "job.log")
+        train_reward_model(world / "train.parquet", world / "test.parquet", out / "model",
+            out / "metrics.json", out / "checkpoints", json.loads({json.dumps(json.dumps(CONFIG))}),
+            backbone={SPEC!r}, tokenizer_dir=world / "tok", threads=1, on_step=wait_for_the_signal)
+    """)
+    job = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    try:
+        for _ in range(3000):
+            if ready.exists() or job.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert ready.exists(), job.communicate()[1][-2000:]
+        job.send_signal(signal.SIGTERM)
+        sent.touch()
+        _, stderr = job.communicate(timeout=300)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode == 1, stderr[-2000:]
+    assert "TrainingInterrupted: stopped by SIGTERM after step 3 of 6" in stderr
+    assert "re-run the job to resume" in stderr
+    assert latest_checkpoint(tmp_path / "checkpoints").name == "step-00000003"
+    assert not (tmp_path / "model").exists() and not (tmp_path / "metrics.json").exists()
+    log = (tmp_path / "job.log").read_text()
+    assert "SIGTERM received: checkpointing after the current step, then stopping" in log
+    written = [line for line in log.splitlines() if "checkpoint written: " in line]
+    assert [line.rsplit("/", 1)[-1] for line in written] == ["step-00000002", "step-00000003"]
+    assert log.index("SIGTERM received") < log.index(written[-1])
 
 
 def test_incomplete_checkpoints_are_ignored(tmp_path):
@@ -264,7 +309,7 @@ def test_gradient_checkpointing_keeps_the_math_and_bf16_changes_it(world, tmp_pa
     plain, checkpointed, bf16 = (weights(tmp_path / n) for n in ("plain", "checkpointed", "bf16"))
     for name in plain:
         torch.testing.assert_close(checkpointed[name], plain[name], atol=1e-6, rtol=1e-5)
-    assert bf16["head.4.weight"].dtype == torch.float32  # master weights stay fp32 under autocast
+    assert bf16["score.4.weight"].dtype == torch.float32  # master weights stay fp32 under autocast
     assert any(not torch.equal(bf16[name], plain[name]) for name in plain)
 
 

@@ -1,77 +1,94 @@
 # Helpers, target functions and wildcard constraints, all derived from the validated config.
-import glob
+import copy
+import math
 import os
 import re
 from pathlib import Path
 
-from karma.report.layout import figure_paths, table_paths
+from snakemake.utils import update_config
+
+from karma.backbone_specs import checked_spec
+from karma.config_checks import (
+    SectionParsers,
+    check_workflow_config,
+    configured_dumps,
+    stop_on_config_errors,
+)
+from karma.evaluation.toxicity import ToxicityConfig
+from karma.hub_fetch import DETOXIFY_CONFIG_REPO, ULTRACHAT_REPO
+from karma.ppo.settings import PolicyTrainingConfig
+from karma.evaluation.benchmark_metrics import primary_metrics
+from karma.report.layout import figure_paths, report_entry, report_title, table_paths
+from karma.reward.settings import RewardTrainingConfig
 
 RESULTS = f"results/{config['run']}"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 SETTINGS = ["generalized", "conditioned"]
 PROMPT_SOURCES = ["reddit", "ultrachat"]
-GLOB_CHARS = re.compile(r"[*?\[]")
 
 
-def expand_dump_paths(key):
-    """Config paths, with globs expanded against existing files; literal paths pass through so
-    that a missing dump becomes the target of a rule that explains how to get it."""
-    paths = []
-    for entry in config["reddit"][key]:
-        if GLOB_CHARS.search(entry):
-            matched = sorted(glob.glob(entry))
-            if not matched:
-                raise ValueError(
-                    f"config reddit.{key}: the pattern {entry!r} matches no file; "
-                    "download the dumps first (see config/README.md) or list files explicitly"
-                )
-            paths.extend(matched)
-        else:
-            paths.append(entry)
-    return paths
+def policy_settings(policy):
+    """The shared PPO settings with the policy's own overrides merged in: what its job gets."""
+    settings = copy.deepcopy(config["ppo"])
+    update_config(settings, copy.deepcopy(config["policies"][policy]))
+    settings.setdefault("ppo", {}).setdefault("seed", config["seed"])
+    return settings
 
 
-def dumps_by_name(key):
-    """Dump file stem (e.g. RS_2019-01) -> path; stems name the per-dump jobs."""
-    by_name = {}
-    for path in expand_dump_paths(key):
-        name = Path(path).name.split(".")[0]
-        if name in by_name:
-            raise ValueError(
-                f"config reddit.{key}: two dumps share the name {name!r} "
-                f"({by_name[name]} and {path}); each dump needs a distinct file name"
-            )
-        by_name[name] = path
-    return by_name
+def policy_training_params(wildcards):
+    return policy_settings(wildcards.policy)
 
 
-SUBMISSION_DUMPS = dumps_by_name("submissions")
-COMMENT_DUMPS = dumps_by_name("comments")
-for _name in SUBMISSION_DUMPS.keys() & COMMENT_DUMPS.keys():
-    raise ValueError(
-        f"dump {_name!r} is listed as both a submissions and a comments dump"
+def reward_training_params(wildcards=None):
+    return {"seed": config["seed"], **config["reward"]["training"]}
+
+
+# Every section and entry is checked as its job would check it, before the DAG exists: a job that
+# refuses its settings comes too late, after Snakemake has deleted its previous outputs.
+with stop_on_config_errors():
+    SUBMISSION_DUMPS = configured_dumps("submissions", config["reddit"]["submissions"])
+    COMMENT_DUMPS = configured_dumps("comments", config["reddit"]["comments"])
+    check_workflow_config(
+        config,
+        policy_settings={
+            policy: policy_settings(policy) for policy in config["policies"]
+        },
+        reward_training=reward_training_params(),
+        parsers=SectionParsers(
+            reward_training=RewardTrainingConfig.from_dict,
+            policy_training=PolicyTrainingConfig.from_mapping,
+            toxicity=ToxicityConfig.from_mapping,
+            backbone_spec=checked_spec,
+        ),
     )
-for _name in SUBMISSION_DUMPS:
-    if not _name.startswith("RS_"):
-        raise ValueError(
-            f"config reddit.submissions: {_name!r} is not an RS_ (submissions) dump"
-        )
-for _name in COMMENT_DUMPS:
-    if not _name.startswith("RC_"):
-        raise ValueError(
-            f"config reddit.comments: {_name!r} is not an RC_ (comments) dump"
-        )
 
 
-def _deep_merge(base, override):
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+def _dump_checksums():
+    """reddit.sha256 by dump name. A file name that is no configured dump is an error: a typo
+    would otherwise leave that dump unverified without a word."""
+    by_file = {
+        Path(path).name: name
+        for dumps in (SUBMISSION_DUMPS, COMMENT_DUMPS)
+        for name, path in dumps.items()
+    }
+    checksums = {}
+    for file_name, digest in config["reddit"].get("sha256", {}).items():
+        if file_name not in by_file:
+            raise ValueError(
+                f"config reddit.sha256: {file_name!r} is not the file name of a configured "
+                f"dump (configured: {', '.join(sorted(by_file))})"
+            )
+        checksums[by_file[file_name]] = digest.lower()
+    return checksums
+
+
+DUMP_SHA256 = _dump_checksums()
+
+
+def dump_verification(name):
+    """The SHA-256 record a data-stage job waits for, when the dump has a reddit.sha256 entry."""
+    return [f"resources/checksums/{name}.sha256.json"] if name in DUMP_SHA256 else []
 
 
 VARIANTS = config["variants"]
@@ -81,6 +98,8 @@ POLICIES = list(config["policies"])
 KARMA_REWARD = "reward"
 EVAL_REWARD = KARMA_REWARD in config["benchmarks"]["names"]
 BENCHMARKS = [name for name in config["benchmarks"]["names"] if name != KARMA_REWARD]
+# Checked here, before the DAG is built: a metric that is not one of the benchmark's per-item scores.
+PRIMARY_METRICS = primary_metrics(config["benchmarks"].get("metrics"), BENCHMARKS)
 PERMUTED_SUFFIX = "-permuted"
 # Demo: tiny spec policies are warm-started as language models before PPO (karma.demo.pretraining).
 PRETRAIN = config["demo"].get("pretrain")
@@ -105,28 +124,27 @@ REWARD_MODELS = SETTINGS + sorted(
 )
 
 
-def _check_policies():
-    """Every policy is a model; a policy of the reward model's family needs an explicit opt-in."""
-    reward_family = config["models"][config["reward"]["backbone"]]["family"]
-    for name, variant in VARIANTS.items():
-        for policy in variant["policies"]:
-            if policy not in config["policies"]:
-                raise ValueError(
-                    f"variant {name!r} lists policy {policy!r}, which is not under 'policies'"
-                )
-    for policy, settings in config["policies"].items():
-        if policy not in config["models"]:
-            raise ValueError(f"policy {policy!r} is not defined under 'models'")
-        family = config["models"][policy]["family"]
-        if family == reward_family and not settings.get("same_family_intended", False):
+def _check_variant_metadata():
+    """Sampled metadata only means something where the reward model reads it (conditioned)."""
+    for name, spec in VARIANTS.items():
+        if (
+            spec.get("metadata", "none") != "none"
+            and spec.get("setting") != "conditioned"
+        ):
             raise ValueError(
-                f"policy {policy!r} is of the reward model's family ({family!r}): PPO against a "
-                "reward model of its own family invites reward hacking (the paper excluded "
-                f"Llama-1B for this). Set policies.{policy}.same_family_intended: true if intended."
+                f"variant {name!r} sets metadata: {spec['metadata']}, but its setting "
+                f"{spec.get('setting')!r} renders no subreddit or time; remove the key or use conditioned"
             )
 
 
-_check_policies()
+_check_variant_metadata()
+
+
+def prompts_path(variant):
+    """A trained variant's PPO prompts: as built, or with sampled subreddit and time (metadata: sampled)."""
+    spec = VARIANTS[variant]
+    suffix = ".sampled_metadata" if spec.get("metadata", "none") == "sampled" else ""
+    return f"{RESULTS}/data/prompts/{spec['prompts']}{suffix}.parquet"
 
 
 def _benchmark_paths():
@@ -246,11 +264,12 @@ def policy_model(policy, variant):
     return f"{RESULTS}/policy/{policy}/{variant}/model"
 
 
-def policy_training_params(wildcards):
-    """The shared PPO settings with the policy's own overrides merged in."""
-    settings = _deep_merge(config["ppo"], config["policies"][wildcards.policy])
-    settings.setdefault("ppo", {}).setdefault("seed", config["seed"])
-    return settings
+def model_families(wildcards):
+    """The configured lineages of a policy and of the reward model, for the same-family check."""
+    return {
+        "policy": config["models"][wildcards.policy]["family"],
+        "reward": config["models"][config["reward"]["backbone"]]["family"],
+    }
 
 
 def _benchmark_inputs(names):
@@ -292,6 +311,7 @@ def evaluation_params(wildcards):
     names = _job_benchmarks(wildcards)
     return {
         "data": {name: bench["data"][name] for name in names},
+        "metrics": {name: PRIMARY_METRICS[name] for name in names},
         "limits": {name: n for name, n in bench["limits"].items() if name in names},
         "batch_size": bench["batch_size"],
         "device": bench["device"],
@@ -325,11 +345,7 @@ def eval_targets():
 
 
 def reward_benchmark_params(wildcards):
-    if "reward" not in config["benchmarks"]:
-        raise ValueError(
-            "benchmarks.names lists 'reward' but the config has no benchmarks.reward section "
-            "(samples_per_prompt, max_new_tokens, temperature, ...; see config/README.md)"
-        )
+    """The reward benchmark's settings (their presence is checked with the config, karma.config_checks)."""
     return {
         "seed": config["seed"],
         "device": config["benchmarks"]["device"],
@@ -340,6 +356,14 @@ def reward_benchmark_params(wildcards):
 def train_log_targets():
     return [
         f"{RESULTS}/policy/{p}/{v}/train_log.jsonl"
+        for p, v in policy_variant_pairs()
+        if v in TRAINED_VARIANTS
+    ]
+
+
+def ppo_summary_targets():
+    return [
+        f"{RESULTS}/policy/{p}/{v}/summary.json"
         for p, v in policy_variant_pairs()
         if v in TRAINED_VARIANTS
     ]
@@ -356,6 +380,8 @@ def table_outputs():
             reward=True,
             karma_reward=EVAL_REWARD,
             comparison=bool(config["report"]["paper_policy_map"]),
+            ppo=bool(TRAINED_VARIANTS),
+            data=True,
         )
     ]
 
@@ -376,6 +402,33 @@ def report_caption(path):
     )
 
 
+def reported(paths):
+    """The outputs, those the HTML report shows flagged with report(): one entry per table (its
+    HTML page, which carries the CSV, LaTeX and Markdown as downloads) or figure (its PNG), in its
+    stage's category (karma.report.layout.REPORT_ENTRIES)."""
+    scorer = config["benchmarks"]["toxicity"]["scorer"]
+    flagged = []
+    for path in paths:
+        entry = report_entry(path)
+        if entry is None:
+            flagged.append(path)
+            continue
+        shown = report(
+            path,
+            caption=report_caption(path),
+            category=entry.category,
+            # one label only: Snakemake's report turns a second label with two values in a category
+            # of two entries (Data, Reward models, PPO) into a toggle, and then shows nothing
+            labels={"entry": report_title(path, scorer)},
+        )
+        flagged.append(shown)
+    return flagged
+
+
+def example_stats_targets():
+    return expand(f"{RESULTS}/data/reward/{{setting}}/stats.json", setting=SETTINGS)
+
+
 def _params_b(model):
     """Billions of parameters (config ``models.<name>.params_b``); tiny spec models count as 0."""
     return float(config["models"][model].get("params_b", 0.0))
@@ -388,10 +441,49 @@ def _lora(policy):
     )
 
 
-# Resource functions: size-dependent GPU-job resources come from the config's model sizes, so
-# profiles/slurm holds only cluster facts (partitions, GPU model, account). Runtimes double on retry.
+def model_source(wildcards):
+    """Where a policy comes from, for its model card: hub repository or config spec."""
+    spec = config["models"][wildcards.policy]
+    if "hub" in spec:
+        revision = spec.get("revision")
+        return f"hub: {spec['hub']}" + (f" at revision {revision}" if revision else "")
+    return f"built from the config spec models.{wildcards.policy}.spec"
+
+
+# Resource functions of every rule that loads a model. Host memory (mem_mb, what sbatch --mem asks)
+# is a fixed base plus bytes per parameter for the copies of the weights a job holds in host memory;
+# sizes come from the config's models.<name>.params_b, so profiles/slurm holds only cluster facts.
+# The base covers a Python process with torch and transformers (the demo's jobs peak at 0.2-0.8 GB
+# RSS: results/demo/benchmarks/*); GPU jobs on hub models add the CUDA context mapped into host
+# memory. Tiny demo models (params_b 0) thus ask for 2 GB. Runtimes (minutes) double on retry.
+BASE_MB = 2000
+CUDA_HOST_MB = 3000
+
+
+def _mem_mb(weights_gb, gpu):
+    """Whole GB: the base, ``weights_gb`` (bytes per parameter x billions), the CUDA context."""
+    megabytes = BASE_MB + 1000 * weights_gb
+    megabytes += CUDA_HOST_MB if gpu and weights_gb > 0 else 0
+    return int(math.ceil(megabytes / 1000) * 1000)
+
+
+def tiny_model_mem_mb(wildcards, attempt):
+    return _mem_mb(0.0, gpu=False)
+
+
+def export_mem_mb(wildcards, attempt):
+    # weights as stored (at most fp32), or bf16/fp16 weights plus one serialisation copy
+    return _mem_mb(4 * _params_b(wildcards.policy), gpu=False)
+
+
+def export_runtime(wildcards, attempt):
+    # reads and writes the weights once: ~3 min per billion parameters on a slow shared file system
+    return int((10 + 3 * _params_b(wildcards.policy)) * attempt)
+
+
 def reward_mem_mb(wildcards, attempt):
-    return int(16000 + 16000 * _params_b(config["reward"]["backbone"]))
+    # fp32 weights, and AdamW's two fp32 moments copied to host memory at each checkpoint
+    return _mem_mb(12 * _params_b(config["reward"]["backbone"]), gpu=True)
 
 
 def reward_runtime(wildcards, attempt):
@@ -399,7 +491,10 @@ def reward_runtime(wildcards, attempt):
 
 
 def policy_mem_mb(wildcards, attempt):
-    return int(32000 + 8000 * _params_b(wildcards.policy))
+    # full: policy, frozen reference and value model in fp32 plus checkpoint copies (16 B/param);
+    # LoRA: policy and value model in bf16, no reference copy (6 B/param); the fp32 reward model
+    policy = _params_b(wildcards.policy) * (6 if _lora(wildcards.policy) else 16)
+    return _mem_mb(policy + 4 * _params_b(config["reward"]["backbone"]), gpu=True)
 
 
 def policy_runtime(wildcards, attempt):
@@ -409,24 +504,32 @@ def policy_runtime(wildcards, attempt):
 
 
 def eval_mem_mb(wildcards, attempt):
-    return int(16000 + 4000 * _params_b(wildcards.policy))
+    # the weights while loading (at most fp32; bf16 afterwards when benchmarks.dtype says so)
+    return _mem_mb(4 * _params_b(wildcards.policy), gpu=True)
 
 
-def _eval_minutes(policy, cells, attempt):
-    return int((30 + 60 * _params_b(policy)) * cells * attempt)
-
-
-def eval_runtime(wildcards, attempt):
-    cells = 1 if "benchmark" in wildcards.keys() else len(BENCHMARKS)
-    return _eval_minutes(wildcards.policy, cells, attempt)
+def _cell_minutes(benchmark, params_b):
+    """Minutes for one cell. Toxicity generates continuations_per_prompt samples of every prompt: the
+    full RealToxicityPrompts (99,442 prompts x 25) is ~50-100 times the work of its challenging subset
+    (estimate in docs/paper-choices.md)."""
+    if benchmark != "toxicity":
+        return 30 + 60 * params_b
+    toxicity = config["benchmarks"]["toxicity"]
+    share = 1.0 if toxicity.get("prompt_subset", "challenging") == "all" else 0.015
+    samples = toxicity.get("continuations_per_prompt", 25) / 25
+    return 30 + (90 + 60 * params_b) * share * samples
 
 
 def reward_eval_runtime(wildcards, attempt):
-    return _eval_minutes(wildcards.policy, 1, attempt)
+    return int(_cell_minutes(KARMA_REWARD, _params_b(wildcards.policy)) * attempt)
 
 
-def reward_training_params(wildcards):
-    return {"seed": config["seed"], **config["reward"]["training"]}
+def eval_runtime(wildcards, attempt):
+    minutes = sum(
+        _cell_minutes(name, _params_b(wildcards.policy))
+        for name in _job_benchmarks(wildcards)
+    )
+    return int(minutes * attempt)
 
 
 def reward_targets():
@@ -442,6 +545,7 @@ def reward_training_data(wildcards):
     return {
         "train": f"{RESULTS}/data/reward/{setting}/{train}.parquet",
         "test": f"{RESULTS}/data/reward/{setting}/test.parquet",
+        "stats": f"{RESULTS}/data/reward/{setting}/stats.json",
     }
 
 

@@ -9,7 +9,7 @@ if config["demo"]["enabled"]:
         log:
             "resources/demo/logs/generate_demo_pushshift.log",
         benchmark:
-            "resources/demo/benchmarks/generate_demo_pushshift.tsv"
+            "resources/demo/timings/generate_demo_pushshift.tsv"
         conda:
             "../envs/data.yaml"
         params:
@@ -25,6 +25,8 @@ if config["demo"]["enabled"]:
             config["prompts"]["ultrachat"]["source"],
         log:
             "resources/demo/logs/generate_demo_ultrachat.log",
+        benchmark:
+            "resources/demo/timings/generate_demo_ultrachat.tsv"
         conda:
             "../envs/data.yaml"
         params:
@@ -43,33 +45,60 @@ else:
             config["prompts"]["ultrachat"]["source"],
         log:
             "resources/logs/fetch_ultrachat.log",
+        benchmark:
+            "resources/timings/fetch_ultrachat.tsv"
         conda:
             "../envs/data.yaml"
         params:
-            repo="HuggingFaceH4/ultrachat_200k",
+            repo=ULTRACHAT_REPO,
             split="train_sft",
+            revision=config["prompts"]["ultrachat"].get("revision"),
         script:
             "../scripts/fetch_ultrachat.py"
 
 
 rule pushshift_dump:
-    """Dumps are not downloadable by a script: this rule only runs when one is missing, and fails
-    with instructions for obtaining it."""
+    """Dumps are not downloadable by a script. This rule lets `snakemake -n` plan the whole DAG
+    without them; a real run stops in the preflight (preflight.smk) before it could run, and should
+    it run anyway, it fails at once, with instructions, and is not retried (no work, so no
+    benchmark: file)."""
     output:
         "resources/pushshift/{dump}",
     log:
         "resources/logs/pushshift_dump/{dump}.log",
     wildcard_constraints:
         dump=r"R[SC]_[^/]+",
+    retries: 0
     conda:
         "../envs/data.yaml"
     script:
         "../scripts/missing_pushshift_dump.py"
 
 
+rule verify_dump:
+    """Hash a dump once against its reddit.sha256 entry; the jobs reading it wait for the record."""
+    input:
+        lambda wc: {**SUBMISSION_DUMPS, **COMMENT_DUMPS}[wc.dump],
+    output:
+        "resources/checksums/{dump}.sha256.json",
+    log:
+        "resources/logs/verify_dump/{dump}.log",
+    benchmark:
+        "resources/benchmarks/verify_dump/{dump}.tsv"
+    wildcard_constraints:
+        dump=_alternatives(DUMP_SHA256) or "$^",
+    conda:
+        "../envs/data.yaml"
+    params:
+        sha256=lambda wc: DUMP_SHA256[wc.dump],
+    script:
+        "../scripts/verify_dump.py"
+
+
 rule select_posts:
     input:
         dump=lambda wc: SUBMISSION_DUMPS[wc.submissions_dump],
+        verified=lambda wc: dump_verification(wc.submissions_dump),
     output:
         posts=f"{RESULTS}/data/posts/{{submissions_dump}}.parquet",
         counts=f"{RESULTS}/data/posts/{{submissions_dump}}.counts.json",
@@ -90,6 +119,7 @@ rule select_posts:
 rule collect_comments:
     input:
         dump=lambda wc: COMMENT_DUMPS[wc.comments_dump],
+        verified=lambda wc: dump_verification(wc.comments_dump),
         posts=post_files(),
     output:
         comments=f"{RESULTS}/data/comments/{{comments_dump}}.parquet",
@@ -162,6 +192,8 @@ rule permute_labels:
         f"{RESULTS}/data/reward/{{setting}}/train_permuted.parquet",
     log:
         f"{LOGS}/data/permute_labels/{{setting}}.log",
+    benchmark:
+        f"{BENCH}/data/permute_labels/{{setting}}.tsv"
     conda:
         "../envs/data.yaml"
     params:
@@ -177,6 +209,8 @@ rule build_reddit_prompts:
         f"{RESULTS}/data/prompts/reddit.parquet",
     log:
         f"{LOGS}/data/build_prompts/reddit.log",
+    benchmark:
+        f"{BENCH}/data/build_prompts/reddit.tsv"
     conda:
         "../envs/data.yaml"
     params:
@@ -195,6 +229,8 @@ rule build_ultrachat_prompts:
         f"{RESULTS}/data/prompts/ultrachat.parquet",
     log:
         f"{LOGS}/data/build_prompts/ultrachat.log",
+    benchmark:
+        f"{BENCH}/data/build_prompts/ultrachat.tsv"
     conda:
         "../envs/data.yaml"
     params:
@@ -217,6 +253,8 @@ rule build_heldout_prompts:
         f"{RESULTS}/data/prompts/heldout.parquet",
     log:
         f"{LOGS}/data/build_prompts/heldout.log",
+    benchmark:
+        f"{BENCH}/data/build_prompts/heldout.tsv"
     conda:
         "../envs/data.yaml"
     params:
@@ -228,6 +266,25 @@ rule build_heldout_prompts:
         max_turn_chars=config["context"]["max_turn_chars"],
     script:
         "../scripts/build_heldout_prompts.py"
+
+
+rule sample_prompt_metadata:
+    """Subreddit and time for prompts that have none, drawn from the conditioned train split."""
+    input:
+        prompts=f"{RESULTS}/data/prompts/{{source}}.parquet",
+        examples=f"{RESULTS}/data/reward/conditioned/train.parquet",
+    output:
+        f"{RESULTS}/data/prompts/{{source}}.sampled_metadata.parquet",
+    log:
+        f"{LOGS}/data/sample_prompt_metadata/{{source}}.log",
+    benchmark:
+        f"{BENCH}/data/sample_prompt_metadata/{{source}}.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        seed=config["seed"],
+    script:
+        "../scripts/sample_prompt_metadata.py"
 
 
 localrules:

@@ -9,6 +9,8 @@ if config["demo"]["enabled"]:
             folders=[directory(path) for path in BENCHMARK_FOLDERS],
         log:
             "resources/demo/logs/write_benchmark_fixtures.log",
+        benchmark:
+            "resources/demo/timings/write_benchmark_fixtures.tsv"
         conda:
             "../envs/eval.yaml"
         params:
@@ -23,6 +25,8 @@ else:
             "resources/benchmarks/{download}",
         log:
             "resources/logs/fetch_benchmark/{download}.log",
+        benchmark:
+            "resources/timings/fetch_benchmark/{download}.tsv"
         wildcard_constraints:
             download=_alternatives(config["benchmarks"].get("downloads", {})),
         conda:
@@ -46,10 +50,16 @@ else:
             ),
         log:
             "resources/logs/fetch_detoxify.log",
+        benchmark:
+            "resources/timings/fetch_detoxify.tsv"
         conda:
             "../envs/eval.yaml"
         params:
-            config_repo="google-bert/bert-base-uncased",
+            config_repo=DETOXIFY_CONFIG_REPO,
+            config_revision=config["benchmarks"]["toxicity"].get(
+                "detoxify_config_revision"
+            ),
+            sha256=config["benchmarks"]["toxicity"].get("detoxify_sha256"),
         script:
             "../scripts/fetch_detoxify.py"
 

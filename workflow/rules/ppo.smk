@@ -35,8 +35,15 @@ rule export_base_policy:
         model=directory(f"{RESULTS}/policy/{{policy}}/base/model"),
     log:
         f"{LOGS}/policy/{{policy}}/base.log",
+    benchmark:
+        f"{BENCH}/policy/{{policy}}/base.tsv"
     conda:
         "../envs/ppo.yaml"
+    resources:
+        mem_mb=export_mem_mb,
+        runtime=export_runtime,
+    params:
+        source=model_source,
     script:
         "../scripts/export_base_policy.py"
 
@@ -45,7 +52,7 @@ rule train_policy:
     input:
         policy=lambda wc: model_dir(wc.policy),
         reward_model=lambda wc: f"{RESULTS}/reward/{variant_reward_model(wc.variant)}/model",
-        prompts=lambda wc: f"{RESULTS}/data/prompts/{VARIANTS[wc.variant]['prompts']}.parquet",
+        prompts=lambda wc: prompts_path(wc.variant),
     output:
         model=directory(f"{RESULTS}/policy/{{policy}}/{{variant}}/model"),
         train_log=f"{RESULTS}/policy/{{policy}}/{{variant}}/train_log.jsonl",
@@ -65,7 +72,9 @@ rule train_policy:
         runtime=policy_runtime,
     params:
         setting=lambda wc: VARIANTS[wc.variant]["setting"],
+        source=model_source,
         training=policy_training_params,
+        families=model_families,
         # Outside the outputs: Snakemake deletes a failed job's outputs, checkpoints must survive.
         checkpoints=f"{RESULTS}/policy/{{policy}}/{{variant}}/checkpoints",
     script:

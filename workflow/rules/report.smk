@@ -5,11 +5,11 @@ rule tables:
     input:
         cells=eval_targets(),
         reward=reward_targets(),
+        ppo_summaries=ppo_summary_targets(),
+        threads_manifest=f"{RESULTS}/data/threads/manifest.json",
+        example_stats=example_stats_targets(),
     output:
-        [
-            report(path, caption=report_caption(path), category="Tables")
-            for path in table_outputs()
-        ],
+        reported(table_outputs()),
     log:
         f"{LOGS}/report/tables.log",
     benchmark:
@@ -19,6 +19,7 @@ rule tables:
     params:
         statistics=config["statistics"],
         settings=REWARD_MODELS,
+        example_settings=SETTINGS,
         policy_order=POLICIES,
         paper_policy_map=config["report"]["paper_policy_map"],
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
@@ -32,12 +33,7 @@ rule figures:
         reward=reward_targets(),
         train_logs=train_log_targets(),
     output:
-        [
-            report(path, caption=report_caption(path), category="Figures")
-            for path in figure_outputs()
-            if path.endswith(".png")
-        ],
-        [path for path in figure_outputs() if path.endswith(".svg")],
+        reported(figure_outputs()),
     log:
         f"{LOGS}/report/figures.log",
     benchmark:

@@ -27,8 +27,13 @@ rule build_tiny_model:
         directory(f"{RESULTS}/models/{{model}}/init"),
     log:
         f"{LOGS}/models/{{model}}/init.log",
+    benchmark:
+        f"{BENCH}/models/{{model}}/init.tsv"
     conda:
         "../envs/reward.yaml"
+    resources:
+        mem_mb=tiny_model_mem_mb,
+        runtime=10,
     params:
         spec=lambda wc: config["models"][wc.model]["spec"],
         seed=config["seed"],
@@ -41,6 +46,8 @@ rule fetch_model:
         directory("resources/models/{model}"),
     log:
         "resources/logs/fetch_model/{model}.log",
+    benchmark:
+        "resources/timings/fetch_model/{model}.tsv"
     conda:
         "../envs/reward.yaml"
     params:

@@ -9,4 +9,5 @@ collect_comments(
     snakemake.output.comments,
     snakemake.output.counts,
     RedditFilters.from_config(snakemake.params.filters),
+    verified=snakemake.input.verified,
 )

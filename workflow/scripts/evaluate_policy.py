@@ -10,7 +10,12 @@ evaluate_policy(
     snakemake.input.model,
     snakemake.wildcards.policy,
     snakemake.wildcards.variant,
-    benchmark_specs({name: run["data"][name] for name in outputs}),
+    benchmark_specs(
+        {
+            name: {"data": run["data"][name], "primary_metric": run["metrics"][name]}
+            for name in outputs
+        }
+    ),
     outputs,
     device=run["device"],
     batch_size=run["batch_size"],
@@ -18,4 +23,5 @@ evaluate_policy(
     toxicity_cfg=run["toxicity"],
     dtype=run["dtype"],
     threads=snakemake.threads,
+    run_config=snakemake.config,
 )

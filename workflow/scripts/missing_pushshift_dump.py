@@ -1,4 +1,4 @@
-from karma.hub_fetch import missing_dump_message
+from karma.preflight import missing_dump_message
 from karma.job_logging import setup_job_logging
 
 setup_job_logging(snakemake.log[0])

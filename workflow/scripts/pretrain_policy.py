@@ -11,4 +11,5 @@ pretrain_policy(
     snakemake.params.checkpoints,
     snakemake.params.config,
     threads=snakemake.threads,
+    run_config=snakemake.config,
 )

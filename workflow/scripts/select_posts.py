@@ -10,4 +10,5 @@ select_posts(
     RedditFilters.from_config(snakemake.params.filters),
     seed=snakemake.params.seed,
     candidate_fraction=snakemake.params.candidate_fraction,
+    verified=snakemake.input.verified,
 )

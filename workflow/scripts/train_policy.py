@@ -18,6 +18,10 @@ summary = train_policy(
     snakemake.params.checkpoints,
     snakemake.params.training,
     policy_name=snakemake.wildcards.policy,
+    source=snakemake.params.source,
+    run_config=snakemake.config,
+    policy_family=snakemake.params.families["policy"],
+    reward_family=snakemake.params.families["reward"],
 )
 with open(snakemake.output.summary, "w") as handle:
     json.dump(summary, handle, indent=2, sort_keys=True, default=str)

@@ -11,4 +11,6 @@ train_reward_model(
     snakemake.params.training,
     backbone=snakemake.input.backbone,
     threads=snakemake.threads,
+    examples_stats=snakemake.input.stats,
+    run_config=snakemake.config,
 )

@@ -11,4 +11,7 @@ write_all_tables(
     reward_metrics=dict(zip(params.settings, snakemake.input.reward)),
     policy_order=params.policy_order,
     paper_policy_map=params.paper_policy_map,
+    ppo_summaries=snakemake.input.ppo_summaries,
+    threads_manifest=snakemake.input.threads_manifest,
+    example_stats=dict(zip(params.example_settings, snakemake.input.example_stats, strict=True)),
 )

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from karma.data.labels import LabelRule
-from karma.formats import Conversation, render_example
+from karma.formats import Conversation, render_example, truncate
 from karma.parquet_io import write_json
 from karma.stable_hash import stable_unit
 
@@ -40,10 +40,6 @@ EXAMPLE_SCHEMA = pa.schema(
 
 def is_test_post(post_id: str, seed: int, test_fraction: float) -> bool:
     return stable_unit(seed, "split", post_id) < test_fraction
-
-
-def truncate(text: str, max_chars: int) -> str:
-    return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
 
 
 def conversation_from_thread(row: dict[str, Any], max_turn_chars: int) -> Conversation:
@@ -107,6 +103,7 @@ def build_examples(
                        compression="zstd")
     stats = {
         "setting": setting,
+        "label_rule": rule.to_dict(),
         "threads_rows": len(rows),
         "dropped": dict(dropped),
         **{

@@ -13,7 +13,7 @@ from typing import Any
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-from karma.data.pushshift import Submission
+from karma.data.records import Submission
 from karma.settings import checked_kwargs
 
 REMOVED_MARKERS = frozenset({"[deleted]", "[removed]", "[deleted by user]"})

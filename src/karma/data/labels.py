@@ -10,12 +10,26 @@ chosen by ``label.nonpositive_parent``:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from karma.settings import checked_kwargs
 
 NonpositiveRule = Literal["positive_score", "drop"]
+
+# What a karma label can and cannot say; model cards repeat it wherever a model learned from it.
+LABEL_LIMITS = (
+    "- Karma is net votes from one community at one time: it also rewards being early, being seen "
+    "(subreddit size, time of day, the post's own popularity) and in-group style, not only a "
+    "response's fit to its context.\n"
+    "- The label is relative to the parent's score, so it says whether a reply kept up with what it "
+    "answered, not whether it is true, safe, kind or helpful; toxic replies that draw votes count "
+    "as rewarding.\n"
+    "- Scores in the dumps were captured at one moment and Reddit fuzzes them; replies to "
+    "non-positive parents follow a separate rule (above).\n"
+    "- A model trained on this label predicts Reddit's votes; using it as a reward optimises for "
+    "them, with the side effects the paper measures (toxicity, bias, sycophancy, factuality)."
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +45,22 @@ class LabelRule:
                 f"label.nonpositive_parent={rule.nonpositive_parent!r}: use positive_score or drop"
             )
         return rule
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        """The rule in one Markdown paragraph, for model cards."""
+        nonpositive = {
+            "positive_score": "the reply is rewarding when its own score is positive",
+            "drop": "the reply is not used as an example",
+        }[self.nonpositive_parent]
+        return (
+            f"A reply is labelled *rewarding* (1) when its score is at least {self.ratio:g} times its "
+            "parent's score (the post's score for a top-level comment), else 0. When the parent's "
+            f"score is zero or negative the ratio means nothing, and {nonpositive} "
+            f"(`label.nonpositive_parent: {self.nonpositive_parent}`)."
+        )
 
     def label(self, score: int, parent_score: int) -> int | None:
         """1 (rewarding), 0, or None when the example is to be dropped."""

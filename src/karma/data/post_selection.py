@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
 
 from karma.data.filters import RedditFilters, submission_drop_reason
-from karma.data.pushshift import (
-    DropCounts,
-    MalformedRecord,
-    ProgressLog,
-    iter_chunks,
-    parse_line,
-    to_submission,
-)
+from karma.data.pushshift import DropCounts, DumpLineError, iter_chunks, scan_progress
+from karma.data.records import MalformedRecord, parse_line, to_submission
+from karma.file_digest import confirm_verified
 from karma.parquet_io import BatchedParquetWriter, write_json
 from karma.stable_hash import sample_rank
 
@@ -30,8 +26,50 @@ POST_SCHEMA = pa.schema(
         ("title", pa.string()),
         ("selftext", pa.string()),
         ("source_file", pa.string()),
+        ("source_line", pa.int64()),  # 1-based line number in source_file
     ]
 )
+
+
+class _PostSink:
+    def __init__(self, dump: str, writer: BatchedParquetWriter, counts: DropCounts,
+                 filters: RedditFilters, seed: int, candidate_fraction: float) -> None:
+        self.dump, self.writer, self.counts, self.filters = dump, writer, counts, filters
+        self.seed, self.candidate_fraction = seed, candidate_fraction
+
+    def take(self, line: bytes) -> None:
+        counts = self.counts
+        counts.read += 1
+        try:
+            self._decide(line, counts.read)
+        except MalformedRecord as bad:
+            counts.drop(bad.reason, line=counts.read)
+        except Exception as err:
+            raise DumpLineError(self.dump, counts.read, err) from err
+
+    def _decide(self, line: bytes, number: int) -> None:
+        post = to_submission(parse_line(line))
+        if (self.candidate_fraction < 1
+                and sample_rank(self.seed, post.id) >= self.candidate_fraction):
+            self.counts.drop("not_sampled", line=number)
+            return
+        reason = submission_drop_reason(post, self.filters)
+        if reason:
+            self.counts.drop(reason, line=number)
+            return
+        self.counts.kept += 1
+        self.writer.add(
+            {
+                "post_id": post.id,
+                "subreddit": post.subreddit,
+                "created_utc": post.created_utc,
+                "score": post.score,
+                "title": post.title,
+                "selftext": post.selftext,
+                "source_file": self.dump,
+                "source_line": number,
+            }
+        )
 
 
 def select_posts(
@@ -42,49 +80,27 @@ def select_posts(
     *,
     seed: int = 0,
     candidate_fraction: float = 1.0,
+    verified: Sequence[str | Path] = (),
 ) -> DropCounts:
     """Stream one ``RS_`` dump; write candidate posts and the per-reason line counts.
 
     Posts outside the seeded ``candidate_fraction`` are dropped as ``not_sampled`` before the
     filters run, so their comments are never collected and their language is never judged.
+    ``verified``: the dump's SHA-256 records (rule verify_dump), checked to still fit the file.
     """
+    confirm_verified(dump, verified)
     counts = DropCounts(file=str(dump))
-    progress = ProgressLog(f"posts {Path(dump).name}")
-    nbytes = 0
+    progress = scan_progress("posts", dump, counts)
     with BatchedParquetWriter(out_parquet, POST_SCHEMA) as writer:
-        for chunk in iter_chunks(dump):
-            nbytes += len(chunk)
+        sink = _PostSink(str(dump), writer, counts, filters, seed, candidate_fraction)
+        for chunk in iter_chunks(dump, counts.warn, on_read=progress.advance):
             lines = chunk.split(b"\n")
             lines.pop()
             for line in lines:
-                counts.read += 1
-                try:
-                    post = to_submission(parse_line(line))
-                except MalformedRecord as bad:
-                    counts.drop(bad.reason)
-                    continue
-                if candidate_fraction < 1 and sample_rank(seed, post.id) >= candidate_fraction:
-                    counts.drop("not_sampled")
-                    continue
-                reason = submission_drop_reason(post, filters)
-                if reason:
-                    counts.drop(reason)
-                    continue
-                counts.kept += 1
-                writer.add(
-                    {
-                        "post_id": post.id,
-                        "subreddit": post.subreddit,
-                        "created_utc": post.created_utc,
-                        "score": post.score,
-                        "title": post.title,
-                        "selftext": post.selftext,
-                        "source_file": str(dump),
-                    }
-                )
-            progress.update(counts.read, nbytes)
-    progress.update(counts.read, nbytes, final=True)
+                sink.take(line)
+    progress.finish()
     counts.check()
+    counts.warn_if_empty()
     write_json(counts.to_dict(), out_counts)
     log.info("%s: kept %d of %d posts; dropped %s", dump, counts.kept, counts.read,
              dict(counts.dropped))

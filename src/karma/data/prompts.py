@@ -19,9 +19,9 @@ from karma.data.examples import (
     conversation_from_thread,
     is_test_post,
     read_thread_rows,
-    truncate,
 )
-from karma.formats import Conversation
+from karma.formats import Conversation, truncate
+from karma.parquet_io import read_stage_table
 from karma.stable_hash import stable_unit
 
 log = logging.getLogger(__name__)
@@ -172,3 +172,43 @@ def build_heldout_prompts(
              min(reddit_prompts, counts["reddit"]), counts["reddit"],
              min(ultrachat_prompts, counts["ultrachat"]), counts["ultrachat"])
     return {source: sum(r["source"] == source for r in chosen) for source in counts}
+
+
+def sample_prompt_metadata(
+    prompts_path: str | Path, examples_path: str | Path, out_path: str | Path, *, seed: int
+) -> dict[str, int]:
+    """Give every prompt without a subreddit and time one drawn from the reward model's training data.
+
+    UltraChat prompts have no subreddit or posting time, and the conditioned reward model never saw a
+    conversation without them: rendering ``n/a`` would score PPO rollouts on inputs outside its
+    training distribution. Here each such prompt gets the subreddit *and* time of one training example
+    (``examples_path``, the conditioned train split), drawn by a seeded hash of the prompt id, so the
+    pair keeps the joint distribution the model learned (a subreddit's hours come with it) and a prompt
+    always gets the same draw. Prompts that have their own metadata (Reddit) keep it. The output has the
+    prompt schema, so PPO and anything else that renders these prompts read one file and agree.
+    """
+    prompts = read_stage_table(prompts_path, PROMPT_SCHEMA.names, "prompt file").to_pylist()
+    examples = read_stage_table(examples_path, ("example_id", "subreddit", "created_utc"), "reward examples")
+    pool = sorted(
+        (row["example_id"], row["subreddit"], row["created_utc"])
+        for row in examples.select(["example_id", "subreddit", "created_utc"]).to_pylist()
+        if row["subreddit"] and row["created_utc"] is not None
+    )
+    if not pool:
+        raise ValueError(
+            f"reward examples {examples_path} hold no example with a subreddit and a time to draw from; "
+            "sample metadata from the conditioned setting's train split"
+        )
+    drawn = kept = 0
+    for row in prompts:
+        if row["subreddit"] and row["created_utc"] is not None:
+            kept += 1
+            continue
+        draw = int(stable_unit(seed, "metadata", row["prompt_id"]) * len(pool))
+        _, row["subreddit"], row["created_utc"] = pool[draw]
+        drawn += 1
+    _write(prompts, out_path)
+    counts = {"prompts": len(prompts), "drawn": drawn, "kept_own": kept, "pool": len(pool),
+              "subreddits_drawn": len({r["subreddit"] for r in prompts})}
+    log.info("prompt metadata: %s", counts)
+    return counts

@@ -1,24 +1,27 @@
 """Streaming reader for Pushshift dumps (``RS_*``/``RC_*``): zstd NDJSON or plain NDJSON/JSONL.
 
 Pushshift files are zstd frames compressed with a window of up to 2 GiB and decompress to hundreds
-of GB, so they are read in bounded chunks of whole lines and never held in memory. Field types drift
-across the years (``created_utc`` as str, int or float; 18 to 120+ keys); records are normalised
-into small typed rows. A malformed line is a counted drop, a truncated or corrupt file an error
-naming the file.
+of GB, so they are read in bounded chunks of whole lines and never held in memory. A truncated,
+empty (0-byte) or corrupt file is an error naming the file; frames without a checksum and dumps
+that yield no line are warnings. A line longer than :data:`MAX_LINE_BYTES` is replaced by a
+placeholder that the record parser counts as ``overlong_line``, so memory stays bounded and line
+numbers stay true. Turning lines into records is :mod:`karma.data.records`.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
-import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import zstandard
+
+from karma.data.records import OVERLONG_LINE
+from karma.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +30,29 @@ MAX_WINDOW_SIZE = 2**31
 # that stay in cache and reuse heap memory. With 1 MB reads each 10 MB block was fresh memory,
 # and its page faults cost a third of the comment scan's time (benchmarks/ingest.py).
 READ_SIZE = 1 << 16
+# Reddit caps a self post at 40,000 characters (240 KB as \uXXXX escapes); with 100+ metadata
+# keys the longest real lines are a few MB. 64 MiB is far beyond them and bounds memory.
+MAX_LINE_BYTES = 64 << 20
+# Line numbers of the first lines dropped for each reason, kept in the manifest.
+FIRST_LINES = 20
 ZSTD_SUFFIXES = (".zst", ".zstd")
 PLAIN_SUFFIXES = (".ndjson", ".jsonl", ".json")
+Warn = Callable[[str], None]
 
 
 class DumpReadError(RuntimeError):
-    """The dump file itself is unreadable (truncated, corrupt, or of an unknown kind)."""
+    """The dump file itself is unreadable (truncated, corrupt, empty, or of an unknown kind)."""
+
+
+class DumpLineError(RuntimeError):
+    """An unexpected failure on one line: a bug, reported with the file and line to look at."""
+
+    def __init__(self, path: str | Path, line: int, error: BaseException) -> None:
+        super().__init__(
+            f"{path}: line {line}: unexpected {type(error).__name__}: {error}. Every bad value "
+            "should be a counted drop, so this is a bug in karma.data; report it with that line "
+            f"(print it with: zstd -dcf --long=31 {path} | sed -n '{line}p')"
+        )
 
 
 def _is_zstd(path: Path) -> bool:
@@ -46,9 +66,29 @@ def _is_zstd(path: Path) -> bool:
     )
 
 
-def _decompressed_blocks(path: Path) -> Iterator[bytes]:
+def _frame_has_checksum(data: bytes) -> bool | None:
+    """Whether the frame starting at ``data`` carries a checksum; None when its header is not here
+    or it is a skippable frame (metadata, no data to protect)."""
+    if data[1:4] == b"\x2a\x4d\x18" and data[0] & 0xF0 == 0x50:
+        return None
+    try:
+        return bool(zstandard.get_frame_parameters(data).has_checksum)
+    except zstandard.ZstdError:
+        return None
+
+
+OnRead = Callable[[int], object]
+
+
+def _decompressed_blocks(path: Path, warn: Warn, on_read: OnRead | None = None) -> Iterator[bytes]:
     """Decompress frame after frame, so that a file cut short is noticed rather than truncated."""
+    if path.stat().st_size == 0:
+        raise DumpReadError(
+            f"{path}: the file is empty (0 bytes), which is no zstd data (`zstd -t` calls it an "
+            "unexpected end of file); re-download the dump"
+        )
     dctx = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW_SIZE)
+    frames = unchecked = 0
     with path.open("rb") as handle:
         dobj = dctx.decompressobj()
         in_frame = False
@@ -56,7 +96,13 @@ def _decompressed_blocks(path: Path) -> Iterator[bytes]:
             data = handle.read(READ_SIZE)
             if not data:
                 break
+            if on_read is not None:
+                on_read(len(data))
             while data:
+                if not in_frame:
+                    has_checksum = _frame_has_checksum(data)
+                    frames += has_checksum is not None
+                    unchecked += has_checksum is False
                 try:
                     out = dobj.decompress(data)
                 except zstandard.ZstdError as err:
@@ -77,52 +123,103 @@ def _decompressed_blocks(path: Path) -> Iterator[bytes]:
                 f"{path}: the file ends inside a zstd frame (truncated download?); "
                 "re-download the dump"
             )
+    if unchecked:
+        warn(
+            f"{path}: {unchecked} of {frames} zstd frame(s) carry no checksum, so a flipped bit "
+            "can decode to different data without any error; give the dump's sha256 under "
+            "reddit.sha256 (config/README.md) to verify the file"
+        )
 
 
-def _plain_blocks(path: Path) -> Iterator[bytes]:
+def _plain_blocks(path: Path, on_read: OnRead | None = None) -> Iterator[bytes]:
     with path.open("rb") as handle:
         while block := handle.read(READ_SIZE * 8):
+            if on_read is not None:
+                on_read(len(block))
             yield block
 
 
-def iter_regions(path: str | Path) -> Iterator[tuple[bytes, int, int]]:
+def _whole_line(pieces: list[bytes], length: int) -> bytes:
+    """The line from its pieces (newline included), or the placeholder when it is too long."""
+    if length > MAX_LINE_BYTES:
+        return OVERLONG_LINE + b"\n"
+    return b"".join(pieces)
+
+
+def _split_overlong(block: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """Regions of a block larger than MAX_LINE_BYTES, with its overlong lines replaced."""
+    region = line = start
+    while line < end:
+        stop = block.index(b"\n", line, end)
+        if stop - line > MAX_LINE_BYTES:
+            if line > region:
+                yield block, region, line
+            yield OVERLONG_LINE + b"\n", 0, len(OVERLONG_LINE) + 1
+            region = stop + 1
+        line = stop + 1
+    if end > region:
+        yield block, region, end
+
+
+def iter_regions(
+    path: str | Path, warn: Warn | None = None, on_read: OnRead | None = None
+) -> Iterator[tuple[bytes, int, int]]:
     """Yield ``(buffer, start, end)``: ``buffer[start:end]`` holds whole lines only.
 
     Regions point into the decompressed blocks themselves, so a scan with ``pos``/``endpos``
     arguments touches each byte without copying it; only the line straddling two blocks is copied.
+    ``warn`` receives warnings about the file (frames without a checksum); by default they are
+    logged.
+    ``on_read(n)`` is told of every ``n`` bytes read from the file itself (compressed, for zstd),
+    which against the file's size is the scan's progress.
     """
     path = Path(path)
     if not path.is_file():
         raise DumpReadError(f"{path}: dump file not found")
-    blocks = _decompressed_blocks(path) if _is_zstd(path) else _plain_blocks(path)
-    carry = b""
+    warn = warn or log.warning
+    blocks = (
+        _decompressed_blocks(path, warn, on_read) if _is_zstd(path) else _plain_blocks(path, on_read)
+    )
+    pending: list[bytes] = []  # pieces of the line that straddles blocks
+    pending_len = 0
     for block in blocks:
         first = block.find(b"\n")
         if first < 0:
-            carry += block
+            pending_len += len(block)
+            if pending_len <= MAX_LINE_BYTES:
+                pending.append(block)
+            else:
+                pending.clear()  # the line is overlong: only its length still matters
             continue
-        if carry:
-            head = carry + block[: first + 1]
+        start = 0
+        if pending_len:
+            head = _whole_line([*pending, block[: first + 1]], pending_len + first)
             yield head, 0, len(head)
-        else:
-            first = -1
+            pending, pending_len, start = [], 0, first + 1
         last = block.rfind(b"\n") + 1
-        if last > first + 1:
-            yield block, first + 1, last
-        carry = block[last:]
-    if carry:
-        yield carry + b"\n", 0, len(carry) + 1
+        if last > start:
+            if len(block) > MAX_LINE_BYTES:
+                yield from _split_overlong(block, start, last)
+            else:
+                yield block, start, last
+        if last < len(block):
+            pending, pending_len = [block[last:]], len(block) - last
+    if pending_len:
+        last_line = _whole_line([*pending, b"\n"], pending_len)
+        yield last_line, 0, len(last_line)
 
 
-def iter_chunks(path: str | Path) -> Iterator[bytes]:
+def iter_chunks(
+    path: str | Path, warn: Warn | None = None, on_read: OnRead | None = None
+) -> Iterator[bytes]:
     """Chunks of whole lines (copies of the regions), for callers that want plain bytes."""
-    for buffer, start, end in iter_regions(path):
+    for buffer, start, end in iter_regions(path, warn, on_read):
         yield buffer if (start, end) == (0, len(buffer)) else buffer[start:end]
 
 
-def iter_lines(path: str | Path) -> Iterator[bytes]:
+def iter_lines(path: str | Path, warn: Warn | None = None) -> Iterator[bytes]:
     """Every line of the dump, blank lines included, so that line counts reconcile."""
-    for chunk in iter_chunks(path):
+    for chunk in iter_chunks(path, warn):
         lines = chunk.split(b"\n")
         lines.pop()  # chunks end with a newline
         yield from lines
@@ -130,27 +227,66 @@ def iter_lines(path: str | Path) -> Iterator[bytes]:
 
 @dataclass
 class DropCounts:
-    """Lines read from one file and what became of each: ``kept + sum(dropped) == read``."""
+    """Lines read from one file and what became of each: ``kept + sum(dropped) == read``.
+
+    ``first_lines`` holds, per drop reason, the (1-based) numbers of the first
+    :data:`FIRST_LINES` lines dropped for it, so that a user can look at them; ``warnings`` are
+    problems with the file as a whole (no checksum, no line at all).
+    """
 
     file: str
     read: int = 0
     kept: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
+    first_lines: dict[str, list[int]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
-    def drop(self, reason: str, count: int = 1) -> None:
-        self.dropped[reason] += count
+    def drop(self, reason: str, count: int = 1, line: int | None = None) -> None:
+        if count < 0:
+            raise ValueError(f"{self.file}: cannot drop {count} lines as {reason!r}")
+        if count:
+            self.dropped[reason] += count
+        if line is not None:
+            self.note_line(reason, line)
+
+    def note_line(self, reason: str, line: int) -> None:
+        """Remember ``line`` if it is among the first lines dropped for ``reason``."""
+        lines = self.first_lines.setdefault(reason, [])
+        if len(lines) < FIRST_LINES or line < lines[-1]:
+            bisect.insort(lines, line)
+            del lines[FIRST_LINES:]
+
+    def wants_lines(self, reason: str) -> bool:
+        return len(self.first_lines.get(reason, ())) < FIRST_LINES
+
+    def warn(self, message: str) -> None:
+        log.warning(message)
+        self.warnings.append(message)
+
+    def warn_if_empty(self) -> None:
+        if self.read == 0:
+            self.warn(
+                f"{self.file}: the dump yielded 0 lines. An empty month is almost always a bad "
+                "download or a wrong path: every record of the other dumps that needs this one "
+                "(e.g. the comments of an empty submissions month) will be dropped. Check the "
+                "file against its published size and sha256 (reddit.sha256)"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "file": self.file,
             "read": self.read,
             "kept": self.kept,
-            "dropped": dict(sorted(self.dropped.items())),
+            "dropped": {k: v for k, v in sorted(self.dropped.items()) if v},
+            "first_lines": {k: v for k, v in sorted(self.first_lines.items()) if v},
+            "warnings": list(self.warnings),
         }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> DropCounts:
-        return cls(raw["file"], raw["read"], raw["kept"], Counter(raw["dropped"]))
+        return cls(raw["file"], raw["read"], raw["kept"], Counter(raw["dropped"]),
+                   {k: list(v) for k, v in raw.get("first_lines", {}).items()},
+                   list(raw.get("warnings", [])))
 
     def check(self) -> None:
         total = self.kept + sum(self.dropped.values())
@@ -160,129 +296,12 @@ class DropCounts:
             )
 
 
-class ProgressLog:
-    """Periodic 'lines, MB, rate' log lines for long scans."""
-
-    def __init__(self, label: str, every_s: float = 10.0) -> None:
-        self.label = label
-        self.every_s = every_s
-        self.start = self.last = time.monotonic()
-
-    def update(self, lines: int, nbytes: int, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self.last < self.every_s:
-            return
-        self.last = now
-        elapsed = max(now - self.start, 1e-9)
-        log.info(
-            "%s: %d lines, %.1f MB in %.1f s (%.0f lines/s, %.1f MB/s)%s",
-            self.label, lines, nbytes / 1e6, elapsed, lines / elapsed,
-            nbytes / 1e6 / elapsed, " done" if final else "",
-        )
-
-
-class MalformedRecord(ValueError):
-    """A line that is not a usable record; ``reason`` is its drop reason."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-
-
-def parse_line(line: bytes) -> dict[str, Any]:
-    if not line.strip():
-        raise MalformedRecord("blank_line")
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError as err:
-        raise MalformedRecord("malformed_json", str(err)) from err
-    if not isinstance(obj, dict):
-        raise MalformedRecord("malformed_json", "not a JSON object")
-    return obj
-
-
-def _required(obj: dict[str, Any], key: str) -> Any:
-    value = obj.get(key)
-    if value is None:
-        raise MalformedRecord("missing_field", key)
-    return value
-
-
-def as_int(obj: dict[str, Any], key: str) -> int:
-    """Integers that older dumps wrote as strings or floats (``"1251763201"``, ``1706745600.0``)."""
-    value = _required(obj, key)
-    if isinstance(value, bool):
-        raise MalformedRecord("bad_field", key)
-    try:
-        return int(float(value)) if isinstance(value, (str, float)) else int(value)
-    except (TypeError, ValueError) as err:
-        raise MalformedRecord("bad_field", key) from err
-
-
-def as_str(obj: dict[str, Any], key: str, default: str | None = None) -> str:
-    value = obj.get(key, default)
-    if value is None:
-        if default is None:
-            raise MalformedRecord("missing_field", key)
-        return default
-    return value if isinstance(value, str) else str(value)
-
-
-def strip_prefix(fullname: str) -> str:
-    """``t3_abc`` -> ``abc``; ids without a type prefix pass through."""
-    return fullname.split("_", 1)[1] if fullname[:3] in ("t1_", "t3_") else fullname
-
-
-@dataclass(frozen=True, slots=True)
-class Submission:
-    id: str
-    subreddit: str
-    created_utc: int
-    score: int
-    title: str
-    selftext: str
-    over_18: bool
-    is_self: bool
-    url: str
-
-
-@dataclass(frozen=True, slots=True)
-class Comment:
-    id: str
-    link_id: str  # the post id, without the t3_ prefix
-    parent_id: str  # with its prefix: t3_ for a top-level comment, t1_ for a reply
-    subreddit: str
-    created_utc: int
-    score: int
-    body: str
-
-
-def to_submission(obj: dict[str, Any]) -> Submission:
-    selftext = as_str(obj, "selftext", "")
-    url = as_str(obj, "url", "")
-    is_self = obj.get("is_self")
-    if is_self is None:  # the earliest dumps lack is_self: a text post links to itself
-        is_self = bool(selftext) or "/comments/" in url
-    return Submission(
-        id=as_str(obj, "id"),
-        subreddit=as_str(obj, "subreddit"),
-        created_utc=as_int(obj, "created_utc"),
-        score=as_int(obj, "score"),
-        title=as_str(obj, "title"),
-        selftext=selftext,
-        over_18=bool(obj.get("over_18", False)),
-        is_self=bool(is_self),
-        url=url,
-    )
-
-
-def to_comment(obj: dict[str, Any]) -> Comment:
-    return Comment(
-        id=as_str(obj, "id"),
-        link_id=strip_prefix(as_str(obj, "link_id")),
-        parent_id=as_str(obj, "parent_id"),
-        subreddit=as_str(obj, "subreddit"),
-        created_utc=as_int(obj, "created_utc"),
-        score=as_int(obj, "score"),
-        body=as_str(obj, "body"),
+def scan_progress(what: str, path: str | Path, counts: DropCounts) -> Progress:
+    """Progress of one dump scan: bytes of the file read (pass ``progress.advance`` as ``on_read``)
+    against its size, with the lines read and kept so far."""
+    path = Path(path)
+    size = path.stat().st_size if path.is_file() else None
+    return Progress(
+        f"{what} {path.name}", size, unit="bytes", logger=log,
+        detail=lambda: f"{counts.read} lines read, {counts.kept} kept",
     )

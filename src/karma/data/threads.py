@@ -20,12 +20,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from karma.data.filters import RedditFilters, comment_drop_reason
-from karma.data.pushshift import DropCounts
+from karma.data.pushshift import DropCounts, DumpLineError
 from karma.parquet_io import write_json
 from karma.stable_hash import sample_rank, shard_of
 
 log = logging.getLogger(__name__)
 
+# Parents walked up from a comment before giving up (the walk is per comment: quadratic in depth).
+MAX_CHAIN = 10_000
 THREAD_SCHEMA = pa.schema(
     [
         ("comment_id", pa.string()),
@@ -89,8 +91,11 @@ class _Ledger:
     def keep(self, source: str) -> None:
         self.counts[source].kept += 1
 
-    def drop(self, source: str, reason: str) -> None:
-        self.counts[source].drop(reason)
+    def drop(self, record: dict[str, Any], reason: str) -> None:
+        self.counts[record["source_file"]].drop(reason, line=record["source_line"])
+
+    def warnings(self) -> list[str]:
+        return [w for counts in self.counts.values() for w in counts.warnings]
 
     def finish(self) -> list[dict[str, Any]]:
         for counts in self.counts.values():
@@ -108,7 +113,7 @@ def _eligible_posts(posts: pa.Table, comment_files: Sequence[str | Path],
         if is_first:
             unique[row["post_id"]] = row
         else:
-            ledger.drop(row["source_file"], "duplicate")
+            ledger.drop(row, "duplicate")
     responses: Counter[str] = Counter()
     seen_comments: set[str] = set()
     for path in comment_files:
@@ -125,7 +130,7 @@ def _eligible_posts(posts: pa.Table, comment_files: Sequence[str | Path],
         if responses[post_id] >= filters.min_responses:
             eligible[post_id] = row
         else:
-            ledger.drop(row["source_file"], "too_few_responses")
+            ledger.drop(row, "too_few_responses")
     return eligible
 
 
@@ -146,11 +151,32 @@ def _sample(eligible: dict[str, dict[str, Any]], options: ThreadOptions,
     ranked = sorted(eligible, key=lambda pid: (sample_rank(options.seed, pid), pid))
     limit = len(ranked) if options.max_posts is None else options.max_posts
     for post_id in ranked[limit:]:
-        ledger.drop(eligible[post_id]["source_file"], "not_sampled")
+        ledger.drop(eligible[post_id], "not_sampled")
     sampled = {pid: eligible[pid] for pid in ranked[:limit]}
     for row in sampled.values():
         ledger.keep(row["source_file"])
     return sampled
+
+
+def _parent_chain(comment: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The comment's parent comments, oldest first (the direct parent is last).
+
+    The walk stops at a parent that is not in the dumps, at a cycle (ids pointing at each other,
+    or at themselves) and after MAX_CHAIN parents (chains of counting threads run to millions);
+    the caller then finds no post at the top and drops the comment.
+    """
+    chain: list[dict[str, Any]] = []
+    seen = {comment["comment_id"]}
+    parent_id = comment["parent_id"]
+    while parent_id.startswith("t1_"):
+        parent = by_id.get(parent_id[3:])
+        if parent is None or parent["comment_id"] in seen or len(chain) > MAX_CHAIN:
+            break
+        seen.add(parent["comment_id"])
+        chain.append(parent)
+        parent_id = parent["parent_id"]
+    chain.reverse()
+    return chain
 
 
 def _thread_rows(sampled: dict[str, dict[str, Any]], comments: list[dict[str, Any]],
@@ -159,10 +185,15 @@ def _thread_rows(sampled: dict[str, dict[str, Any]], comments: list[dict[str, An
     by_id: dict[str, dict[str, Any]] = {}
     for comment in comments:
         if comment["comment_id"] in by_id:
-            ledger.drop(comment["source_file"], "duplicate")
+            ledger.drop(comment, "duplicate")
         else:
             by_id[comment["comment_id"]] = comment
-    unusable = {cid: comment_drop_reason(c["body"], filters) for cid, c in by_id.items()}
+    unusable = {}
+    for cid, comment in by_id.items():
+        try:
+            unusable[cid] = comment_drop_reason(comment["body"], filters)
+        except Exception as err:
+            raise DumpLineError(comment["source_file"], comment["source_line"], err) from err
     children: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for comment in by_id.values():
         if unusable[comment["comment_id"]] is None:
@@ -173,21 +204,14 @@ def _thread_rows(sampled: dict[str, dict[str, Any]], comments: list[dict[str, An
     rows = []
     for comment in by_id.values():
         if unusable[comment["comment_id"]] is not None:
-            ledger.drop(comment["source_file"], unusable[comment["comment_id"]])
+            ledger.drop(comment, unusable[comment["comment_id"]])
             continue
         post = sampled[comment["post_id"]]
-        chain: list[dict[str, Any]] = []
-        parent_id = comment["parent_id"]
-        while parent_id.startswith("t1_"):
-            parent = by_id.get(parent_id[3:])
-            if parent is None or len(chain) > 10_000:
-                break
-            chain.append(parent)
-            parent_id = parent["parent_id"]
-        if parent_id != f"t3_{post['post_id']}":
-            ledger.drop(comment["source_file"], "missing_parent")
+        chain = _parent_chain(comment, by_id)
+        top = chain[0]["parent_id"] if chain else comment["parent_id"]
+        if top != f"t3_{post['post_id']}":
+            ledger.drop(comment, "missing_parent")
             continue
-        chain.reverse()
         siblings = [s["body"] for s in children[comment["parent_id"]]
                     if s["comment_id"] != comment["comment_id"]]
         ledger.keep(comment["source_file"])
@@ -243,7 +267,7 @@ def build_threads(
         if fate == "kept":
             in_sampled.append(comment)
         else:
-            comment_ledger.drop(comment["source_file"], fate)
+            comment_ledger.drop(comment, fate)
     rows = _thread_rows(sampled, in_sampled, filters, options, comment_ledger)
 
     by_shard: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -255,7 +279,16 @@ def build_threads(
         pq.write_table(pa.Table.from_pylist(shard, schema=THREAD_SCHEMA), path,
                        compression="zstd")
 
+    warnings = post_ledger.warnings() + comment_ledger.warnings()
+    if not rows:
+        warnings.append(
+            f"the data stage produced no thread row ({posts.num_rows} candidate posts, "
+            f"{len(eligible)} eligible, {len(sampled)} sampled): check the dumps and the filters "
+            "before training on it")
+    for warning in warnings:
+        log.warning("%s", warning)
     manifest = {
+        "warnings": warnings,
         "submissions": post_ledger.finish(),
         "comments": comment_ledger.finish(),
         "totals": {

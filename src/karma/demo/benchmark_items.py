@@ -46,6 +46,19 @@ ITEMS_PER_TOPIC = 6
 NAMES = ("Alex Moreno", "Priya Nair", "Tom Becker", "Mei Tanaka", "Sam Okafor", "Lena Novak",
          "Omar Haddad", "Grace Kim", "Jonas Berg", "Ana Souza", "Ravi Patel", "Nora Lund")
 PLACES = ("Denver", "Leeds", "Toronto", "Austin", "Lyon", "Perth")
+# lm-eval runs MMLU only as its 57 built-in mmlu_<subject> tasks, so each demo topic is filed under the
+# nearest real subject (docs/demo-data.md, "Benchmark fixtures"); the subject names only the task and
+# its prompt header, the items stay the topic's.
+MMLU_SUBJECT_OF_TOPIC: dict[str, str] = {
+    "cooking": "nutrition",
+    "gardening": "high_school_biology",
+    "astronomy": "astronomy",
+    "personal_finance": "high_school_microeconomics",
+    "fitness": "clinical_knowledge",
+    "travel": "high_school_geography",
+    "movies": "miscellaneous",
+    "programming": "high_school_computer_science",
+}
 
 
 @dataclass(frozen=True)
@@ -277,9 +290,10 @@ def sentiment_items(seed: int) -> list[PlantedItem]:
 
 
 def mmlu_items(seed: int) -> dict[str, list[PlantedItem]]:
-    """Per subject (a demo topic): "Which of the following helps when <problem>?" with the topic's tip
-    among three tips of other topics, the answer letter cycling A-D; headerless A-D CSV rows."""
-    subjects: dict[str, list[PlantedItem]] = {topic: [] for topic in TOPIC_NAMES}
+    """Per real MMLU subject (a demo topic's, :data:`MMLU_SUBJECT_OF_TOPIC`): "Which of the following helps
+    when <problem>?" with the topic's tip among three tips of other topics, the answer letter cycling A-D;
+    headerless A-D CSV rows."""
+    subjects: dict[str, list[PlantedItem]] = {MMLU_SUBJECT_OF_TOPIC[topic]: [] for topic in TOPIC_NAMES}
     wrong = WrongTips()
     for i, topic, _ in _items("mmlu", seed):
         vocabulary, rotation = TOPICS[topic], i // len(TOPIC_NAMES)
@@ -289,7 +303,7 @@ def mmlu_items(seed: int) -> dict[str, list[PlantedItem]]:
         choices.insert(position, _cap(vocabulary.tips[rotation % len(vocabulary.tips)]))
         record = {"question": f"Which of the following helps when {problem}?",
                   **dict(zip("ABCD", choices, strict=True)), "answer": "ABCD"[position]}
-        subjects[topic].append(PlantedItem(record=record, topic=topic, tone="question",
+        subjects[MMLU_SUBJECT_OF_TOPIC[topic]].append(PlantedItem(record=record, topic=topic, tone="question",
                                            planted="the answer is the tip of the subject's topic"))
     return subjects
 

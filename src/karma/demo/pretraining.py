@@ -35,8 +35,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_scheduler
 
 from karma.backbones import load_causal_lm, load_tokenizer
 from karma.formats import ASSISTANT_TAG, split_example
-from karma.job_logging import Progress
+from karma.model_cards import ModelCard, json_block, write_model_card
 from karma.parquet_io import read_stage_table
+from karma.provenance import collect_provenance
 from karma.resumable_training import (
     LoopPlan,
     collate,
@@ -282,11 +283,39 @@ def _fingerprint(cfg: PretrainConfig, init_dir: Path, example_ids: Sequence[str]
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
-def _save_model_atomically(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out: Path) -> None:
+def warm_start_card(name: str, report: Mapping[str, Any]) -> ModelCard:
+    """What the warm-started demo policy is, for its ``README.md``."""
+    return ModelCard(
+        title=f"{name} (demo policy, warm-started)",
+        summary=(
+            f"The demo's tiny {name} trained as a causal LM ({report['parameters']:,} parameters, "
+            f"{report['tokens_seen']:,} tokens) on the synthetic demo corpus, so that PPO starts from a "
+            "policy that writes on-topic replies. Demo-only: the paper's policies are pretrained hub models."
+        ),
+        sections={
+            "Data": f"{report['train_texts']} conversations of the generalized reward training split, in the "
+            "chat form PPO prompts and replies take; no karma label is used.",
+            "Training": "Next-token loss, AdamW (karma.demo.pretraining):\n\n" + json_block(report["config"]),
+            "Evaluation": (
+                f"Perplexity on the {report['heldout_texts']} test-split conversations: "
+                f"{report['heldout_perplexity_init']:.1f} before, {report['heldout_perplexity']:.2f} after "
+                f"(reply tokens {report['heldout_reply_perplexity_init']:.1f} -> "
+                f"{report['heldout_reply_perplexity']:.2f})."
+            ),
+            "Label rule": "Not applicable: the warm start sees no karma label; PPO policies state theirs.",
+        },
+        metadata={"library_name": "transformers", "pipeline_tag": "text-generation",
+                  "tags": ["karma", "demo", "warm-start"]},
+    )
+
+
+def _save_model_atomically(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out: Path,
+                           card: ModelCard, provenance: Mapping[str, Any]) -> None:
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
+    write_model_card(tmp, card, provenance)
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
@@ -303,12 +332,14 @@ def pretrain_policy(
     *,
     threads: int | None = None,
     on_step: Callable[[int], None] | None = None,
+    run_config: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train the random-init policy in ``init_dir`` as a causal LM on the generalized training split;
     write the warm-started model to ``out_dir`` and its report (``pretrain.json``) to ``report_path``.
 
     Resumes from ``checkpoint_dir`` (removed once the outputs are written); ``on_step(step)`` is called
-    after every optimizer step. Returns the report.
+    after every optimizer step; ``run_config`` (the workflow config) goes into the model's provenance.
+    Returns the report.
     """
     cfg = config if isinstance(config, PretrainConfig) else PretrainConfig.from_dict(config)
     if threads is not None:
@@ -351,18 +382,17 @@ def pretrain_policy(
     model.train()
     result = run_training_loop(plan, model=model, optimizer=optimizer, scheduler=scheduler,
                                micro_batch_loss=batch_loss, checkpoint_dir=checkpoint_dir,
-                               fingerprint=_fingerprint(cfg, init_dir, train_ids), on_step=on_step)
+                               fingerprint=_fingerprint(cfg, init_dir, train_ids), on_step=on_step,
+                               what="warm-start training", logger=log)
     after = heldout_perplexity(model, test, pad, cfg.eval_batch_size)
     prompts = [split_example(text)[0] for text in test_texts[: cfg.samples]]
-    progress = Progress(len(prompts), unit="samples")
     samples = sample_replies(model, tokenizer, prompts, max_new_tokens=cfg.sample_max_new_tokens,
                              temperature=cfg.sample_temperature, seed=cfg.seed, batch_size=cfg.eval_batch_size)
-    log.info("sampled %s", progress.line(len(samples)))
+    log.info("sampled %d replies to held-out prompts", len(samples))
     for sample in samples[: cfg.samples_logged]:
         log.info("sample: ...%r -> %r%s", sample["prompt_tail"][-60:], sample["reply"],
                  "" if sample["stopped"] else " (no eos)")
     out = Path(out_dir)
-    _save_model_atomically(model, tokenizer, out)
     report = {
         "heldout_perplexity": after["all"],
         "heldout_reply_perplexity": after["reply"],
@@ -381,6 +411,8 @@ def pretrain_policy(
         "sample_replies": samples[: cfg.samples_logged],
         "config": dataclasses.asdict(cfg),
     }
+    _save_model_atomically(model, tokenizer, out, warm_start_card(out.parent.name, report),
+                           collect_provenance(run_config))
     write_atomically(Path(report_path), json.dumps(report, indent=1, sort_keys=True))
     log.info("warm-started policy saved to %s: held-out perplexity %.1f -> %.2f (reply tokens %.1f -> %.2f), "
              "%d tokens in %.0f s", out, before["all"], after["all"], before["reply"], after["reply"],

@@ -236,7 +236,9 @@ def build_demo_corpus(*, seed: int, n_posts: int, months: Sequence[str]) -> Demo
 
 
 def _compress(payload: bytes) -> bytes:
-    params = zstandard.ZstdCompressionParameters.from_level(3, window_log=ZSTD_WINDOW_LOG)
+    # With a content checksum, as the zstd command line writes by default: a flipped bit fails.
+    params = zstandard.ZstdCompressionParameters.from_level(3, window_log=ZSTD_WINDOW_LOG,
+                                                             write_checksum=True)
     buffer = io.BytesIO()
     with zstandard.ZstdCompressor(compression_params=params).stream_writer(
             buffer, closefd=False) as writer:

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 DATA_SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
+# The nine types of the original release (Nangia et al. 2020). The revised English file that lm-eval's
+# crows_pairs_english reads from the hub (Névéol et al. 2022) adds "autre" (other); any type a file
+# carries is accepted and becomes a category of its own.
 CROWS_PAIRS_BIAS_TYPES = (
     "race-color",
     "socioeconomic",
@@ -39,13 +42,15 @@ CROWS_PAIRS_BIAS_TYPES = (
     "age",
 )
 SYCOPHANCY_SUBSETS = ("nlp_survey", "philpapers2020", "political_typology_quiz")
+# Subsets whose questions list several non-matching answers (a list in the released files).
+SYCOPHANCY_MULTI_ANSWER_SUBSETS = ("philpapers2020",)
 RTP_PROMPT_SUBSETS = ("all", "challenging")
 MMLU_HEADER = ["question", "choice0", "choice1", "choice2", "choice3", "answer"]
 MMLU_LETTERS = "ABCD"
 _MMLU_SPLIT_SUFFIXES = ("_test", "_dev", "_val")
 
 
-def _data_files(path: Path, what: str) -> list[Path]:
+def data_files(path: Path, what: str) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
@@ -84,7 +89,7 @@ def _read_file(path: Path, what: str) -> list[dict[str, Any]]:
 def iter_rows(path: str | Path, what: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """(item id, raw record) for every row of a file or of a directory's data files."""
     path = Path(path)
-    files = _data_files(path, what)
+    files = data_files(path, what)
     for file in files:
         for row, record in enumerate(_read_file(file, what)):
             yield (f"{file.stem}:{row}" if path.is_dir() else str(row)), record
@@ -147,16 +152,20 @@ def load_sentiment(path: str | Path) -> list[dict[str, Any]]:
 def load_crows_pairs(path: str | Path) -> list[dict[str, Any]]:
     """CrowS-Pairs (``sent_more``, ``sent_less``, ``stereo_antistereo``, ``bias_type``).
 
-    The CSV's unnamed first column is its row index; when present it becomes the item id.
+    The original CSV (``crows_pairs_anonymized.csv``) and the hub's revised English table both load.
+    Every bias type a file carries is kept (the revised file adds ``autre``); a blank or non-text type
+    is an error, since its pair would silently fall out of the per-type results. The CSV's unnamed
+    first column is its row index; when present it becomes the item id.
     """
     what = "bias (CrowS-Pairs)"
     records = []
     for item_id, row in iter_rows(path, what):
         _require(row, ("sent_more", "sent_less", "stereo_antistereo", "bias_type"), what, item_id)
-        if row["bias_type"] not in CROWS_PAIRS_BIAS_TYPES:
+        bias_type = row["bias_type"]
+        if not isinstance(bias_type, str) or not bias_type.strip():
             raise ValueError(
-                f"{what}: row {item_id} has bias_type {row['bias_type']!r}; expected one of "
-                f"{', '.join(CROWS_PAIRS_BIAS_TYPES)}"
+                f"{what}: row {item_id} has bias_type {bias_type!r}; every pair needs a named bias type "
+                f"(the original release has {', '.join(CROWS_PAIRS_BIAS_TYPES)}; the revised one adds autre)"
             )
         index = row.get("")
         records.append(
@@ -165,9 +174,13 @@ def load_crows_pairs(path: str | Path) -> list[dict[str, Any]]:
                 "sent_more": row["sent_more"],
                 "sent_less": row["sent_less"],
                 "stereo_antistereo": row["stereo_antistereo"],
-                "bias_type": row["bias_type"],
+                "bias_type": bias_type.strip(),
             }
         )
+    types = sorted({r["bias_type"] for r in records})
+    unusual = [t for t in types if t not in CROWS_PAIRS_BIAS_TYPES]
+    if unusual:
+        log.info("%s: bias types beyond the original nine kept as categories: %s", what, ", ".join(unusual))
     return _log_loaded(what, path, records)
 
 
@@ -179,14 +192,22 @@ def _mc_targets(value: Any, what: str, item_id: str) -> dict[str, list[Any]]:
         choices, labels = list(value), [int(label) for label in value.values()]
     else:
         raise ValueError(f"{what}: row {item_id} has targets of type {type(value).__name__}")
-    if len(choices) != len(labels) or 1 not in labels or set(labels) - {0, 1}:
-        raise ValueError(f"{what}: row {item_id} needs 0/1 labels with at least one true answer")
+    if len(choices) != len(labels) or 1 not in labels or 0 not in labels or set(labels) - {0, 1}:
+        raise ValueError(f"{what}: row {item_id} needs 0/1 labels with at least one true and one false answer")
     return {"choices": choices, "labels": labels}
+
+
+def _true_answer_first(targets: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The one true answer moved to the front, the others in their order: lm-eval's truthfulqa_mc1
+    takes choice 0 as the answer, as the published files list it."""
+    true = targets["labels"].index(1)
+    order = [true, *(k for k in range(len(targets["labels"])) if k != true)]
+    return {key: [values[k] for k in order] for key, values in targets.items()}
 
 
 def load_truthfulqa(path: str | Path) -> list[dict[str, Any]]:
     """TruthfulQA multiple choice: ``mc_task.json`` of the TruthfulQA repository, or the hub's
-    ``multiple_choice`` config; mc1 must have exactly one true answer."""
+    ``multiple_choice`` config; mc1 must have exactly one true answer, which comes first."""
     what = "truthfulqa (multiple choice)"
     records = []
     for item_id, row in iter_rows(path, what):
@@ -194,6 +215,7 @@ def load_truthfulqa(path: str | Path) -> list[dict[str, Any]]:
         mc1 = _mc_targets(row["mc1_targets"], what, item_id)
         if sum(mc1["labels"]) != 1:
             raise ValueError(f"{what}: row {item_id} has {sum(mc1['labels'])} true mc1 answers, expected 1")
+        mc1 = _true_answer_first(mc1)
         records.append(
             {
                 "item_id": item_id,
@@ -243,7 +265,7 @@ def load_mmlu(path: str | Path) -> list[dict[str, Any]]:
     what = "mmlu"
     path = Path(path)
     records = []
-    csv_files = [p for p in _data_files(path, what) if p.suffix == ".csv"] if path.is_dir() else []
+    csv_files = [p for p in data_files(path, what) if p.suffix == ".csv"] if path.is_dir() else []
     if csv_files:
         for file in csv_files:
             subject = _mmlu_subject(file)
@@ -272,9 +294,11 @@ def load_mmlu(path: str | Path) -> list[dict[str, Any]]:
 
 
 def load_sycophancy(path: str | Path, subset: str) -> list[dict[str, Any]]:
-    """Anthropic sycophancy, released schema (``question``, ``answer_matching_behavior``,
-    ``answer_not_matching_behavior``). The non-matching answer is a string in two subsets and a list in
-    philpapers2020; it is always returned as a list. Ids are ``"<subset>:<row>"``."""
+    """Anthropic sycophancy in the released schema (``question``, ``answer_matching_behavior``,
+    ``answer_not_matching_behavior``), as lm-eval's built-in tasks read it: the non-matching answer is
+    one string in nlp_survey and political_typology_quiz, a list in philpapers2020 (a one-answer list
+    in the former becomes its string, a string in the latter a one-answer list). Ids are
+    ``"<subset>:<row>"``."""
     if subset not in SYCOPHANCY_SUBSETS:
         raise ValueError(f"unknown sycophancy subset {subset!r}: use one of {', '.join(SYCOPHANCY_SUBSETS)}")
     what = f"sycophancy ({subset})"
@@ -282,12 +306,20 @@ def load_sycophancy(path: str | Path, subset: str) -> list[dict[str, Any]]:
     for item_id, row in iter_rows(path, what):
         _require(row, ("question", "answer_matching_behavior", "answer_not_matching_behavior"), what, item_id)
         others = row["answer_not_matching_behavior"]
+        others = [others] if isinstance(others, str) else [str(answer) for answer in others]
+        if not others:
+            raise ValueError(f"{what}: row {item_id} has no non-matching answer")
+        if subset not in SYCOPHANCY_MULTI_ANSWER_SUBSETS and len(others) > 1:
+            raise ValueError(
+                f"{what}: row {item_id} lists {len(others)} non-matching answers, but {subset} has one per "
+                "question (only philpapers2020 lists several); is this another subset's file?"
+            )
         records.append(
             {
                 "item_id": f"{subset}:{item_id}",
                 "question": row["question"],
                 "answer_matching_behavior": row["answer_matching_behavior"],
-                "answer_not_matching_behavior": [others] if isinstance(others, str) else list(others),
+                "answer_not_matching_behavior": others if subset in SYCOPHANCY_MULTI_ANSWER_SUBSETS else others[0],
             }
         )
     return _log_loaded(what, path, records)

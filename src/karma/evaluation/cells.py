@@ -42,6 +42,8 @@ class Cell:
     categories: dict[str, dict[str, float]] = field(default_factory=dict)
     lm_eval_version: str | None = None
     task_config: dict[str, Any] = field(default_factory=dict)
+    # git commit, dirty flag, packages and the run's config (karma.provenance); {} in older cells
+    provenance: dict[str, Any] = field(default_factory=dict)
     schema_version: int = CELL_SCHEMA_VERSION
 
     def __post_init__(self) -> None:

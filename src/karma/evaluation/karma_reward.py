@@ -33,9 +33,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from karma.backbones import load_causal_lm, load_tokenizer
 from karma.evaluation.cells import KARMA_REWARD_BENCHMARK, Cell, ItemScore, write_cell
 from karma.formats import SETTINGS, render_prompt
-from karma.job_logging import Progress
 from karma.ppo.cross_tokenizer import CrossTokenizerReward, TextScorer, response_token_ids
 from karma.ppo.state import Prompt, read_prompts
+from karma.progress import Progress
 from karma.settings import checked_kwargs
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def sample_replies(
     saved_side, tokenizer.padding_side = tokenizer.padding_side, "left"
     stops = {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None}
     replies: list[SampledReply] = []
-    progress = Progress(len(prompts), unit="prompts")
+    progress = Progress("sampling replies", len(prompts), unit="prompts", logger=log)
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(config.seed)
@@ -115,9 +115,10 @@ def sample_replies(
                 for index, row in enumerate(generated):
                     prompt = chunk[index // config.samples_per_prompt]
                     replies.append(SampledReply(prompt.prompt_id, row, any(t in stops for t in row)))
-                log.info("sampled replies: %s", progress.line(min(start + config.batch_size, len(prompts))))
+                progress.update(min(start + config.batch_size, len(prompts)))
     finally:
         tokenizer.padding_side = saved_side
+    progress.finish()
     return replies
 
 

@@ -1,123 +1,122 @@
 """Run the seven benchmarks on one model through lm-eval and write one table cell per benchmark.
 
-Everything lm-eval-specific lives here and in the task folder ``karma/evaluation/tasks``. One call of
-:func:`evaluate_policy` serves one (policy, variant): it loads the model once, builds a ``TaskManager``
-that indexes only ``karma/evaluation/tasks`` (the full built-in index costs ~16 s per process), runs each
-benchmark with ``simple_evaluate(log_samples=True)`` and writes each benchmark's cell with its
-per-item scores, read from the logged samples rather than lm-eval's timestamped output files.
+Everything lm-eval-specific lives here and in the task folder ``karma/evaluation/tasks``. Where lm-eval
+has a built-in task that runs offline, that folder holds a group YAML reusing it (overriding only its
+data loader and, for the extra per-item scores, ``process_results``); elsewhere karma's own task, whose
+YAML says why. One call of :func:`evaluate_policy` serves one (policy, variant): it loads the model once,
+builds a ``TaskManager`` that indexes only the built-in folders the groups name and karma's folder (the
+full built-in index costs ~15 s per process), runs each benchmark with
+``simple_evaluate(log_samples=True)`` and writes each benchmark's cell with its per-item scores, read
+from the logged samples rather than lm-eval's timestamped output files.
 
-Benchmarks, their lm-eval tasks and per-item scores (every metric is the mean of its per-item score):
+Cells are byte-stable: the same model, data and settings give the same bytes. lm-eval's task config
+dump holds Python callables, which are recorded as their source (lm-eval's own choice for top-level
+ones) or their qualified name, never as a repr with a memory address; the cell's provenance
+(:mod:`karma.provenance`) holds no time or host. Progress (per benchmark, and lm-eval's per-request
+bars) reaches the job's log through :mod:`karma.progress`.
 
-============  ==========================================  =======================  ====================
-benchmark     tasks                                       primary (default)        categories
-============  ==========================================  =======================  ====================
-humor         karma_humor                                 acc                      -
-sentiment     karma_sentiment                             acc                      -
-toxicity      karma_toxicity                              toxicity (lower better)  the six labels
-bias          karma_crows_pairs_english                   pct_stereotype (lower)   the nine bias types
-sycophancy    karma_sycophancy_on_<subset>, per subset    acc (= sycophantic rate) the subsets given
-truthfulqa    karma_truthfulqa_mc2, karma_truthfulqa_mc1  mc2                      -
-mmlu          karma_mmlu                                  acc                      the subjects
-============  ==========================================  =======================  ====================
+Benchmarks, their lm-eval tasks and default primary metrics (every metric is the mean of its per-item
+score; :mod:`karma.evaluation.benchmark_metrics` lists every per-item score a cell keeps, its direction
+and its scale):
 
-Bias: ``pct_stereotype`` (share of pairs where the more stereotyping sentence is more likely; 0.5 is
-no preference) is CrowS-Pairs' own metric and lm-eval's; each item also keeps ``likelihood_diff``
-(lm-eval's absolute log-likelihood difference) and ``likelihood_diff_signed`` (more minus less
-stereotyping; the paper's negative CrowS-Pairs values suggest a signed measure, so it is kept and can
-be made primary). Toxicity keeps each label, ``max_toxicity`` and ``toxic`` per prompt (their means
-are RTP's expected maximum toxicity and toxicity probability). A :class:`BenchmarkSpec` may pick any
-per-item score of its benchmark as the primary metric. Category entries hold the mean of every
-per-item score over the category's items and its ``n``; for toxicity the categories are the six score
-dimensions (``categories[label] = {"mean": ...}``), not item subsets.
+============  =================================================  =======================  ===================
+benchmark     YAML: lm-eval tasks (built-in unless karma_*)      primary (default)        categories
+============  =================================================  =======================  ===================
+humor         karma_humor                                        acc                      -
+sentiment     karma_sentiment                                    acc                      -
+toxicity      karma_toxicity                                     toxicity (lower better)  the six labels
+bias          karma_bias: crows_pairs_english                    pct_stereotype (lower)   the file's bias types
+sycophancy    karma_sycophancy: sycophancy_on_nlp_survey,        acc (= sycophantic rate) the subsets given
+              karma_sycophancy_on_philpapers2020,
+              sycophancy_on_political_typology_quiz
+truthfulqa    karma_truthfulqa: truthfulqa_mc2, truthfulqa_mc1   mc2                      -
+mmlu          karma_mmlu: mmlu_<subject>, the subjects present   acc                      the subjects
+============  =================================================  =======================  ===================
+
+Every candidate for the paper's number is kept per item in every cell, whichever is primary: for
+CrowS-Pairs ``pct_stereotype``, ``likelihood_diff`` and ``likelihood_diff_signed``; for sycophancy the
+sycophantic rate ``acc`` and ``logprob_margin``; for TruthfulQA ``mc1``, ``mc2`` and three
+log-likelihood scores. The scores are computed by the functions in ``tasks/utils.py`` (lm-eval's
+``process_results``), so the YAMLs stay thin. A :class:`BenchmarkSpec` picks the primary one. Category
+entries hold the mean of every per-item score over the category's items and its ``n``; for toxicity
+the categories are the six score dimensions (``categories[label] = {"mean": ...}``), not item subsets.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
-import json
+import inspect
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from karma.evaluation import benchmark_data, benchmark_metrics
 from karma.evaluation import toxicity as toxicity_scoring
 from karma.evaluation.benchmark_data import SYCOPHANCY_SUBSETS
 from karma.evaluation.cells import Cell, ItemScore, write_cell
+from karma.progress import Progress, log_tqdm_progress
+from karma.provenance import collect_provenance
 
 log = logging.getLogger(__name__)
 
+# lm-eval's default cap for batch_size "auto" (HFLM's max_batch_size), also the batch "auto" means on a CPU.
+CPU_AUTO_BATCH_SIZE = 64
+
 TASKS_DIR = Path(__file__).parent / "tasks"
-_TOXICITY_SCORES = (*toxicity_scoring.TOXICITY_LABELS, "max_toxicity", "toxic")
 
 
-@dataclasses.dataclass(frozen=True)
-class _Task:
-    """One lm-eval task of a benchmark: the metadata key of its data path, and which lm-eval metric
-    becomes which per-item score."""
-
-    name: str
-    data_key: str
-    scores: Mapping[str, str]
-    subset: str | None = None
+# lm-eval's built-in task folders that karma's groups reuse: the task manager indexes only these and
+# karma/evaluation/tasks (~0.3 s), not lm-eval's whole tree (~15 s per process).
+BUILTIN_TASK_FOLDERS = ("crows_pairs", "truthfulqa", "model_written_evals/sycophancy", "mmlu/default")
 
 
 @dataclasses.dataclass(frozen=True)
 class _Benchmark:
-    tasks: tuple[_Task, ...]
-    primary: str
-    higher_is_better: Mapping[str, bool]
+    """A benchmark's task or group in ``karma/evaluation/tasks`` (its YAML's stem), the metadata key of
+    its data path, and which lm-eval metric of its tasks becomes which per-item score (``task_scores``
+    per task where they differ, e.g. TruthfulQA's mc1 and mc2 both report ``acc``)."""
+
+    spec: str
+    data_key: str
+    scores: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    task_scores: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     category_field: str | None = None
+    subsets: tuple[str, ...] = ()  # sycophancy: one task per subset, its data under data_key.format(subset=...)
+
+    def scores_of(self, task: str) -> Mapping[str, str]:
+        return self.task_scores.get(task, self.scores)
+
+    def score_names(self) -> set[str]:
+        return {name for scores in (self.scores, *self.task_scores.values()) for name in scores.values()}
 
 
-def _same(value: bool, *names: str) -> dict[str, bool]:
-    return dict.fromkeys(names, value)
+def _same_names(*names: str) -> dict[str, str]:
+    return {name: name for name in names}
 
 
 _BENCHMARKS: dict[str, _Benchmark] = {
-    "humor": _Benchmark((_Task("karma_humor", "humor_data", {"acc": "acc"}),), "acc", _same(True, "acc")),
-    "sentiment": _Benchmark(
-        (_Task("karma_sentiment", "sentiment_data", {"acc": "acc"}),), "acc", _same(True, "acc")
-    ),
-    "toxicity": _Benchmark(
-        (_Task("karma_toxicity", "toxicity_data", {name: name for name in _TOXICITY_SCORES}),),
-        "toxicity",
-        _same(False, *_TOXICITY_SCORES),
-    ),
-    "bias": _Benchmark(
-        (
-            _Task(
-                "karma_crows_pairs_english",
-                "crows_pairs_data",
-                {name: name for name in ("pct_stereotype", "likelihood_diff", "likelihood_diff_signed")},
-            ),
-        ),
-        "pct_stereotype",
-        _same(False, "pct_stereotype", "likelihood_diff", "likelihood_diff_signed"),
-        category_field="bias_type",
-    ),
-    "sycophancy": _Benchmark(
-        tuple(
-            _Task(f"karma_sycophancy_on_{subset}", f"sycophancy_{subset}_data", {"acc": "acc"}, subset)
-            for subset in SYCOPHANCY_SUBSETS
-        ),
-        "acc",
-        _same(False, "acc"),
-    ),
+    "humor": _Benchmark("karma_humor", "humor_data", {"acc": "acc"}),
+    "sentiment": _Benchmark("karma_sentiment", "sentiment_data", {"acc": "acc"}),
+    "toxicity": _Benchmark("karma_toxicity", "toxicity_data", _same_names(*benchmark_metrics.score_names("toxicity"))),
+    "bias": _Benchmark("karma_bias", "crows_pairs_data", _same_names(*benchmark_metrics.score_names("bias")),
+                       category_field="bias_type"),
+    "sycophancy": _Benchmark("karma_sycophancy", "sycophancy_{subset}_data",
+                             _same_names(*benchmark_metrics.score_names("sycophancy")), subsets=SYCOPHANCY_SUBSETS),
     "truthfulqa": _Benchmark(
-        (
-            _Task("karma_truthfulqa_mc2", "truthfulqa_data", {"acc": "mc2"}),
-            _Task("karma_truthfulqa_mc1", "truthfulqa_data", {"acc": "mc1"}),
-        ),
-        "mc2",
-        _same(True, "mc2", "mc1"),
+        "karma_truthfulqa", "truthfulqa_data",
+        task_scores={
+            "truthfulqa_mc2": {"acc": "mc2", "loglik_max_true": "loglik_max_true",
+                               "loglik_true_minus_false": "loglik_true_minus_false"},
+            "truthfulqa_mc1": {"acc": "mc1", "loglik_best_answer": "loglik_best_answer"},
+        },
     ),
-    "mmlu": _Benchmark(
-        (_Task("karma_mmlu", "mmlu_data", {"acc": "acc"}),), "acc", _same(True, "acc"), category_field="subject"
-    ),
+    "mmlu": _Benchmark("karma_mmlu", "mmlu_data", {"acc": "acc"}, category_field="subject"),
 }
 BENCHMARKS = tuple(_BENCHMARKS)
 
@@ -140,7 +139,7 @@ def benchmark_specs(cfg: Mapping[str, Any]) -> dict[str, BenchmarkSpec]:
     (or ``{benchmark: path}``), checked so a typo fails before any model is loaded."""
     specs = {}
     for benchmark, entry in cfg.items():
-        definition = _definition(benchmark)
+        _definition(benchmark)  # an unknown benchmark fails here, before its data is read
         entry = entry if isinstance(entry, Mapping) and "data" in entry else {"data": entry}
         unknown = sorted(set(entry) - {"data", "primary_metric"})
         if unknown:
@@ -150,13 +149,14 @@ def benchmark_specs(cfg: Mapping[str, Any]) -> dict[str, BenchmarkSpec]:
             raise ValueError(f"benchmark {benchmark}: no data path given")
         data = {key: Path(path) for key, path in data.items()} if isinstance(data, Mapping) else Path(data)
         primary = entry.get("primary_metric")
-        if primary is not None and primary not in definition.higher_is_better:
+        names = benchmark_metrics.score_names(benchmark)
+        if primary is not None and primary not in names:
             raise ValueError(
                 f"benchmark {benchmark}: primary_metric {primary!r} is not one of its per-item scores "
-                f"({', '.join(definition.higher_is_better)})"
+                f"({', '.join(names)})"
             )
         specs[benchmark] = BenchmarkSpec(data=data, primary_metric=primary)
-        _tasks_of(benchmark, specs[benchmark])
+        _data_paths(benchmark, specs[benchmark])
     return specs
 
 
@@ -166,17 +166,18 @@ def _definition(benchmark: str) -> _Benchmark:
     return _BENCHMARKS[benchmark]
 
 
-def _tasks_of(benchmark: str, spec: BenchmarkSpec) -> list[tuple[_Task, Path]]:
+def _data_paths(benchmark: str, spec: BenchmarkSpec) -> dict[str, Path]:
+    """The data path of each of the benchmark's metadata keys (per subset for sycophancy)."""
     definition = _definition(benchmark)
-    subsets = {task.subset for task in definition.tasks} - {None}
+    subsets = set(definition.subsets)
     if isinstance(spec.data, Mapping) != bool(subsets) or (
         isinstance(spec.data, Mapping) and (not spec.data or set(spec.data) - subsets)
     ):
         expected = f"a mapping from {', '.join(sorted(subsets))} to files" if subsets else "one file or folder path"
         raise ValueError(f"benchmark {benchmark}: data must be {expected}, got {spec.data!r}")
     if isinstance(spec.data, Mapping):
-        return [(task, Path(spec.data[task.subset])) for task in definition.tasks if task.subset in spec.data]
-    return [(task, Path(spec.data)) for task in definition.tasks]
+        return {definition.data_key.format(subset=s): Path(spec.data[s]) for s in definition.subsets if s in spec.data}
+    return {definition.data_key: Path(spec.data)}
 
 
 def force_offline() -> None:
@@ -193,20 +194,64 @@ def force_offline() -> None:
 
 
 def make_task_manager(metadata: Mapping[str, Any] | None = None) -> Any:
-    """A ``TaskManager`` that indexes only ``karma/evaluation/tasks``, with the data paths as task metadata."""
+    """A ``TaskManager`` that indexes only the built-in folders karma reuses and ``karma/evaluation/tasks``,
+    with the data paths as task metadata."""
+    import lm_eval.tasks
     from lm_eval.tasks import TaskManager
 
-    return TaskManager(include_defaults=False, include_path=str(TASKS_DIR), metadata=dict(metadata or {}))
+    builtin = Path(lm_eval.tasks.__file__).parent
+    folders = [str(builtin / folder) for folder in BUILTIN_TASK_FOLDERS] + [str(TASKS_DIR)]
+    return TaskManager(include_defaults=False, include_path=folders, metadata=dict(metadata or {}))
 
 
-def _task_config(task_manager: Any, name: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """The task's YAML config (includes resolved) with ``overrides`` applied."""
+def _task_member_name(member: Mapping[str, Any]) -> str:
+    return str(member["task"])
+
+
+def _mmlu_subject(member: Mapping[str, Any]) -> str:
+    return str(member["dataset_kwargs"]["subject"])
+
+
+def _select_members(
+    benchmark: str, members: list[dict[str, Any]], data: Mapping[str, Path]
+) -> list[dict[str, Any]]:
+    """The group members the data covers: the given sycophancy subsets, the MMLU subjects the data holds."""
+    definition = _definition(benchmark)
+    if definition.subsets:
+        given = {s for s in definition.subsets if definition.data_key.format(subset=s) in data}
+        return [m for m in members if _task_member_name(m).rsplit("_on_", 1)[-1] in given]
+    if benchmark == "mmlu":
+        held = {record["subject"] for record in benchmark_data.load_mmlu(data[definition.data_key])}
+        unknown = sorted(held - {_mmlu_subject(m) for m in members})
+        if unknown:
+            raise ValueError(
+                f"mmlu: {data[definition.data_key]} holds subject(s) {', '.join(unknown)}, which are not "
+                "among lm-eval's 57 mmlu_<subject> tasks; check the file's subject column or file names"
+            )
+        return [m for m in members if _mmlu_subject(m) in held]
+    return members
+
+
+def _lm_eval_spec(
+    benchmark: str, data: Mapping[str, Path], overrides: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """The benchmark's task or group config from its YAML (functions resolved, ``overrides`` applied
+    to a task), with a group's members cut to what the data covers; and the names of its tasks."""
     from lm_eval.tasks._yaml_loader import load_yaml
 
-    entry = task_manager.task_index.get(name)
-    if entry is None or entry.yaml_path is None:
-        raise RuntimeError(f"lm-eval task {name} is not in {TASKS_DIR}; the karma package is incomplete")
-    return {**load_yaml(entry.yaml_path, resolve_func=True), **overrides}
+    path = TASKS_DIR / f"{_definition(benchmark).spec}.yaml"
+    if not path.is_file():
+        raise RuntimeError(f"lm-eval task file {path} is missing; the karma package is incomplete")
+    config = load_yaml(path, resolve_func=True)
+    if "group" not in config:
+        return {**config, **overrides}, [config["task"]]
+    members = [{"task": m} if isinstance(m, str) else m for m in config["task"]]
+    members = _select_members(benchmark, members, data)
+    # lm-eval 0.4.13 passes every key of a group given as a dict on to its tasks (a member given by
+    # name alone would take the group's task list as its name), and tasks reject aggregate_metric_list;
+    # the cell computes its own means over all items anyway.
+    group = {key: value for key, value in config.items() if key != "aggregate_metric_list"}
+    return {**group, "task": members}, [_task_member_name(m) for m in members]
 
 
 def _toxicity_overrides(
@@ -230,8 +275,39 @@ def _toxicity_overrides(
     }
 
 
-def _json_safe(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+_MEMORY_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _callable_text(value: Any) -> str:
+    """A callable as its source, as lm-eval records top-level ones, else its qualified name."""
+    try:
+        return inspect.getsource(value)
+    except (TypeError, OSError):
+        module = getattr(value, "__module__", None) or type(value).__module__
+        name = getattr(value, "__qualname__", None) or type(value).__qualname__
+        return f"<callable {module}.{name}>"
+
+
+def stable_record(value: Any) -> Any:
+    """``value`` as JSON types that do not change between runs of the same code: callables by source
+    or name, sets sorted; any other object by ``str``, which must not hold a memory address."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {str(key): stable_record(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [stable_record(item) for item in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((stable_record(item) for item in value), key=repr)
+    if callable(value):
+        return _callable_text(value)
+    text = str(value)
+    if _MEMORY_ADDRESS.search(text):
+        raise TypeError(
+            f"cannot record a {type(value).__name__} in a cell: its text {text!r} holds a memory "
+            "address, which would change the cell's bytes on every run"
+        )
+    return text
 
 
 def _mean(values: list[float]) -> float:
@@ -239,7 +315,7 @@ def _mean(values: list[float]) -> float:
 
 
 def _collect_items(
-    benchmark: str, tasks: list[tuple[_Task, Path]], results: Mapping[str, Any]
+    benchmark: str, task_names: list[str], results: Mapping[str, Any]
 ) -> tuple[list[str], dict[str, dict[str, float]], dict[str, str | None]]:
     """Per-item scores from the logged samples, joined over the benchmark's tasks by item id; each
     task's mean is checked against lm-eval's own aggregate so a misread sample cannot go unnoticed."""
@@ -247,29 +323,31 @@ def _collect_items(
     order: list[str] = []
     scores: dict[str, dict[str, float]] = {}
     categories: dict[str, str | None] = {}
-    for task, _ in tasks:
-        samples = results["samples"][task.name]
-        for metric in task.scores:
+    for task in task_names:
+        samples = results["samples"][task]
+        task_scores = definition.scores_of(task)
+        for metric in task_scores:
             values = [float(sample[metric]) for sample in samples]
             filter_key = samples[0]["filter"]
-            reported = results["results"][task.name][f"{metric},{filter_key}"]
+            reported = results["results"][task][f"{metric},{filter_key}"]
             if not math.isclose(_mean(values), reported, rel_tol=1e-9, abs_tol=1e-12):
                 raise RuntimeError(
-                    f"{task.name}: mean of logged per-item {metric} {_mean(values)!r} differs from "
+                    f"{task}: mean of logged per-item {metric} {_mean(values)!r} differs from "
                     f"lm-eval's aggregate {reported!r}; the sample records are not what this module expects"
                 )
+        subset = task.rsplit("_on_", 1)[-1] if definition.subsets else None
         for sample in samples:
             item_id = sample["doc"]["item_id"]
             if item_id not in scores:
                 order.append(item_id)
                 scores[item_id] = {}
                 field = definition.category_field
-                categories[item_id] = task.subset if task.subset else (sample["doc"][field] if field else None)
-            for metric, score_name in task.scores.items():
+                categories[item_id] = subset if subset else (sample["doc"][field] if field else None)
+            for metric, score_name in task_scores.items():
                 if score_name in scores[item_id]:
                     raise RuntimeError(f"{benchmark}: item id {item_id} occurs twice; item ids must be unique")
                 scores[item_id][score_name] = float(sample[metric])
-    expected = {name for task, _ in tasks for name in task.scores.values()}
+    expected = {name for task in task_names for name in definition.scores_of(task).values()}
     incomplete = [item_id for item_id in order if set(scores[item_id]) != expected]
     if incomplete:
         raise RuntimeError(f"{benchmark}: items {incomplete[:5]} lack some of {sorted(expected)}")
@@ -281,14 +359,14 @@ def _build_cell(
     spec: BenchmarkSpec,
     policy: str,
     variant: str,
-    tasks: list[tuple[_Task, Path]],
+    task_names: list[str],
     results: Mapping[str, Any],
     task_config: dict[str, Any],
+    provenance: dict[str, Any],
 ) -> Cell:
-    definition = _definition(benchmark)
-    primary = spec.primary_metric or definition.primary
-    order, scores, item_categories = _collect_items(benchmark, tasks, results)
-    score_names = list(scores[order[0]])
+    primary = spec.primary_metric or benchmark_metrics.DEFAULT_PRIMARY[benchmark]
+    order, scores, item_categories = _collect_items(benchmark, task_names, results)
+    score_names = benchmark_metrics.score_names(benchmark)
     metrics = {name: _mean([scores[i][name] for i in order]) for name in score_names}
     items = [ItemScore(id=i, score=scores[i][primary], scores=scores[i], category=item_categories[i]) for i in order]
     categories: dict[str, dict[str, float]] = {}
@@ -305,13 +383,14 @@ def _build_cell(
         variant=variant,
         primary_metric=primary,
         primary_value=metrics[primary],
-        higher_is_better=definition.higher_is_better[primary],
+        higher_is_better=benchmark_metrics.candidate(benchmark, primary).higher_is_better,
         metrics=metrics,
         n=len(items),
         items=items,
         categories=categories,
         lm_eval_version=importlib.metadata.version("lm_eval"),
-        task_config=_json_safe(task_config),
+        task_config=stable_record(task_config),
+        provenance=provenance,
     )
 
 
@@ -326,7 +405,13 @@ def _load_lm(model_dir: Path, device: str, batch_size: int | str, dtype: str | N
         raise ValueError(f"evaluation dtype {dtype!r} is not a torch dtype (e.g. float32, bfloat16)")
     model = load_causal_lm(model_dir, dtype=torch_dtype).to(device).eval()
     tokenizer = load_tokenizer(model_dir)
-    return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
+    if batch_size == "auto" and torch.device(device).type == "cpu":
+        # lm-eval's "auto" probes for the largest batch that fits GPU memory, from its cap down, with a
+        # forward pass at full context length. A CPU does not run out, so the probe returns the cap,
+        # after minutes of (emulated) bf16 work per job: take the cap without the probe.
+        log.info("batch_size auto on the CPU: lm-eval's cap %d, without its GPU-memory probe", CPU_AUTO_BATCH_SIZE)
+        batch_size = CPU_AUTO_BATCH_SIZE
+    return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, max_batch_size=CPU_AUTO_BATCH_SIZE)
 
 
 def _check_arguments(
@@ -364,14 +449,16 @@ def evaluate_policy(
     toxicity_cfg: Mapping[str, Any] | toxicity_scoring.ToxicityConfig | None = None,
     dtype: str | None = None,
     threads: int | None = None,
+    run_config: Mapping[str, Any] | None = None,
 ) -> None:
     """Evaluate the causal LM in ``model_dir`` on ``benchmarks`` and write each cell to ``out_paths``.
 
     ``limits`` caps a benchmark at the first N items of each of its tasks (None or absent: all; for
-    sycophancy N per subset, for TruthfulQA the same N questions in mc1 and mc2). ``toxicity_cfg`` is a
+    sycophancy N per subset, for MMLU N per subject, for TruthfulQA the same N questions in mc1 and mc2). ``toxicity_cfg`` is a
     :class:`karma.evaluation.toxicity.ToxicityConfig` mapping (generation and scorer). ``dtype`` (e.g.
     ``bfloat16``) overrides the checkpoint's. ``threads`` caps torch's CPU threads for this call (give
-    the job's cores: more threads than cores makes tiny models many times slower). Zero-shot throughout.
+    the job's cores: more threads than cores makes tiny models many times slower). ``run_config``
+    (the workflow config) is recorded in each cell's provenance. Zero-shot throughout.
     """
     import torch
 
@@ -382,7 +469,7 @@ def evaluate_policy(
         torch.set_num_threads(threads)
     try:
         _evaluate(model_dir, policy, variant, benchmarks, out_paths, device=device, batch_size=batch_size,
-                  limits=limits, toxicity_cfg=toxicity_cfg, dtype=dtype)
+                  limits=limits, toxicity_cfg=toxicity_cfg, dtype=dtype, run_config=run_config)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -399,8 +486,12 @@ def _evaluate(
     limits: Mapping[str, int | None] | None,
     toxicity_cfg: Mapping[str, Any] | toxicity_scoring.ToxicityConfig | None,
     dtype: str | None,
+    run_config: Mapping[str, Any] | None,
 ) -> None:
+    from karma.backbones import pick_device
+
     started = time.perf_counter()
+    device = str(pick_device(device))  # the configs' "auto"; torch takes only a concrete device
     limits = dict(limits or {})
     out_paths = {name: Path(path) for name, path in out_paths.items()}
     _check_arguments(benchmarks, out_paths, limits, batch_size)
@@ -419,37 +510,42 @@ def _evaluate(
 
     from lm_eval.evaluator import simple_evaluate
 
-    planned: dict[str, list[tuple[_Task, Path]]] = {}
+    planned: dict[str, tuple[dict[str, Path], dict[str, Any], list[str]]] = {}
     for benchmark, spec in benchmarks.items():
-        planned[benchmark] = _tasks_of(benchmark, spec)
-        for _, path in planned[benchmark]:
+        data = _data_paths(benchmark, spec)
+        for path in data.values():
             if not path.exists():
                 raise FileNotFoundError(f"benchmark {benchmark}: data {path} does not exist")
+        overrides = toxicity_overrides if benchmark == "toxicity" else {}
+        planned[benchmark] = (data, *_lm_eval_spec(benchmark, data, overrides))
     lm = _load_lm(Path(model_dir), device, batch_size, dtype)
     log.info("%s/%s: model loaded in %.1f s", policy, variant, time.perf_counter() - started)
+    provenance = collect_provenance(run_config)
+    # A line after every benchmark; lm-eval's request bars are logged at the steady interval.
+    progress = Progress(f"{policy}/{variant} cells", len(benchmarks), unit="benchmarks", interval_s=0,
+                        logger=log)
 
     for benchmark, spec in benchmarks.items():
         bench_started = time.perf_counter()
-        tasks = planned[benchmark]
+        data, lm_eval_spec, task_names = planned[benchmark]
         # A task manager per benchmark, so a cell's recorded task metadata holds only its own data paths
-        # and does not depend on which other benchmarks the job runs (indexing karma/evaluation/tasks takes ~0.05 s).
-        metadata: dict[str, Any] = {task.data_key: str(path) for task, path in tasks}
+        # and does not depend on which other benchmarks the job runs (indexing takes ~0.3 s).
+        metadata: dict[str, Any] = {key: str(path) for key, path in data.items()}
         if benchmark == "toxicity":
             metadata["toxicity_prompt_subset"] = tox_cfg.prompt_subset
         task_manager = make_task_manager(metadata)
-        overrides = toxicity_overrides if benchmark == "toxicity" else {}
-        configs = [_task_config(task_manager, task.name, overrides) for task, _ in tasks]
-        results = simple_evaluate(
-            model=lm,
-            tasks=configs,
-            task_manager=task_manager,
-            limit=limits.get(benchmark),
-            bootstrap_iters=0,
-            log_samples=True,
-        )
+        with log_tqdm_progress(logger=log):
+            results = simple_evaluate(
+                model=lm,
+                tasks=[lm_eval_spec],
+                task_manager=task_manager,
+                limit=limits.get(benchmark),
+                bootstrap_iters=0,
+                log_samples=True,
+            )
         task_config: dict[str, Any] = {
             "lm_eval_tasks": results["configs"],
-            "data": {task.name: str(path) for task, path in tasks},
+            "data": {key: str(path) for key, path in data.items()},
             "limit": limits.get(benchmark),
             "model_dir": str(model_dir),
             "batch_size": batch_size,
@@ -458,9 +554,10 @@ def _evaluate(
         }
         if benchmark == "toxicity":
             task_config["toxicity"] = toxicity_record
-        cell = _build_cell(benchmark, spec, policy, variant, tasks, results, task_config)
+        cell = _build_cell(benchmark, spec, policy, variant, task_names, results, task_config, provenance)
         write_cell(cell, out_paths[benchmark])
         seconds = time.perf_counter() - bench_started
         log.info("%s/%s/%s: %d items, %s=%.4f, %.1f s (%.1f items/s) -> %s", policy, variant, benchmark,
                  cell.n, cell.primary_metric, cell.primary_value, seconds, cell.n / seconds, out_paths[benchmark])
+        progress.advance()  # its line after the last benchmark is the final one
     log.info("%s/%s: %d cells in %.1f s", policy, variant, len(benchmarks), time.perf_counter() - started)

@@ -210,6 +210,10 @@ class CheckpointStore:
         for path in self.directory.glob("ckpt-*"):
             shutil.rmtree(path)
 
+    def remove(self) -> None:
+        """After a successful run: the checkpoints, any scratch files and the directory itself."""
+        shutil.rmtree(self.directory, ignore_errors=True)
+
 
 def _file_signature(path: Path) -> list[Any]:
     """Cheap identity of an input (name, size, mtime per file): a rebuilt input gets a new one."""

@@ -37,7 +37,8 @@ class PPOSettings:
                                         about e^0.2 (Ziegler et al.'s value)
     response_length         64          new tokens per response: Reddit replies are short
     temperature             0.7         sampling temperature (TRL default)
-    max_prompt_tokens       256         longer prompts are dropped (counted in the summary)
+    max_prompt_tokens       256         longer prompts are cut from the left, keeping the post and
+                                        the newest turn (counted in the summary)
     cliprange               0.2         PPO ratio clip (TRL default)
     cliprange_value         0.2         value clip (TRL default)
     vf_coef                 0.1         value-loss weight (TRL default)
@@ -131,7 +132,8 @@ class PolicyTrainingConfig:
 
     ``finetune``: ``full`` trains every weight; ``lora`` (7B/8B policies on one 80 GB GPU) trains LoRA
     adapters on policy and value model, with weights held in bf16 when ``bf16`` is set.
-    ``bf16``: bf16 mixed precision (GPU only). ``gradient_checkpointing``: trade compute for memory.
+    ``bf16``: bf16 mixed precision (CPU autocast where there is no GPU, as in the rehearsal).
+    ``gradient_checkpointing``: trade compute for memory.
     ``same_family_intended``: allow a policy of the reward model's architecture family.
     ``checkpoint_every``: updates between resume checkpoints. ``sample_every``/``samples_per_row``:
     how often and how many sample completions go into the train log. ``keep_checkpoints``: keep the
@@ -162,18 +164,19 @@ class PolicyTrainingConfig:
             raise ValueError(f"samples_per_row must be >= 0, got {self.samples_per_row}")
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any]) -> PolicyTrainingConfig:
-        """Build from a plain config mapping (YAML); nested sections are mappings too."""
-        kwargs = checked_kwargs(cls, raw, "policy training config")
+    def from_mapping(cls, raw: Mapping[str, Any], where: str = "ppo") -> PolicyTrainingConfig:
+        """Build from a plain config mapping (YAML); nested sections are mappings too. ``where`` names
+        the config section in errors (``ppo``, or ``policies.<name>`` for a policy's merged settings)."""
+        kwargs = checked_kwargs(cls, raw, where)
         if "ppo" in kwargs:
-            kwargs["ppo"] = PPOSettings(**checked_kwargs(PPOSettings, kwargs["ppo"], "ppo"))
+            kwargs["ppo"] = PPOSettings(**checked_kwargs(PPOSettings, kwargs["ppo"], f"{where}.ppo"))
         if "lora" in kwargs:
-            lora = checked_kwargs(LoRASettings, kwargs["lora"], "lora")
+            lora = checked_kwargs(LoRASettings, kwargs["lora"], f"{where}.lora")
             if isinstance(lora.get("target_modules"), list):
                 lora["target_modules"] = tuple(lora["target_modules"])
             kwargs["lora"] = LoRASettings(**lora)
         if "kl_band" in kwargs:
-            kwargs["kl_band"] = KLBand(**checked_kwargs(KLBand, kwargs["kl_band"], "kl_band"))
+            kwargs["kl_band"] = KLBand(**checked_kwargs(KLBand, kwargs["kl_band"], f"{where}.kl_band"))
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,7 +8,8 @@ module. What the orchestrator owns:
   summary (a reward-hacking sign), and the same-family check of :mod:`karma.ppo.variants`.
 * **Resume**: :mod:`karma.ppo.checkpoints` every N updates; a killed job re-run with the same inputs
   and config continues from the newest one.
-* **Outputs**: the model directory (safetensors + tokenizer) and ``train_log.jsonl``, one row per update.
+* **Outputs**: the model directory (safetensors, tokenizer with the prompt format's chat template,
+  model card, provenance) and ``train_log.jsonl``, one row per update.
 """
 
 from __future__ import annotations
@@ -16,42 +17,66 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from karma.formats import SETTINGS
+from karma.formats import CHAT_TEMPLATE, SETTINGS
+from karma.model_cards import ModelCard, write_model_card
+from karma.ppo.card import base_policy_card, ppo_policy_card
 from karma.ppo.checkpoints import CheckpointStore, TrainingState, run_fingerprint
 from karma.ppo.settings import PolicyTrainingConfig
 from karma.ppo.state import TrainLog, UpdateStats, read_prompts
-from karma.ppo.variants import check_same_family, model_family
+from karma.ppo.variants import check_same_family, resolve_families
+from karma.progress import Progress
+from karma.provenance import collect_provenance
 
 log = logging.getLogger(__name__)
 
 
-def save_model_dir(model: nn.Module, tokenizer: Any, out_dir: str | Path) -> Path:
-    """Model (safetensors) and tokenizer into ``out_dir``, atomically (written aside, then renamed)."""
+def save_model_dir(
+    model: nn.Module, tokenizer: Any, out_dir: str | Path, write_card: Callable[[Path], Any]
+) -> Path:
+    """Model (safetensors), tokenizer with the chat template of the prompt format, and the card
+    (``write_card(directory)``) into ``out_dir``, atomically (written aside, then renamed)."""
     out = Path(out_dir)
     tmp = out.with_name(out.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(tmp)
+    write_card(tmp)
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
     return out
 
 
-def export_base_policy(policy_dir: str | Path, out_model_dir: str | Path) -> dict[str, Any]:
-    """The ``base`` variant: the policy itself, re-saved as a self-contained safetensors directory
-    (a copy, not a link, so deleting resources never breaks a result)."""
+def _card_writer(card: ModelCard, run_config: Mapping[str, Any] | None) -> Callable[[Path], Any]:
+    provenance = collect_provenance(run_config)
+    return lambda directory: write_model_card(directory, card, provenance)
+
+
+def export_base_policy(
+    policy_dir: str | Path,
+    out_model_dir: str | Path,
+    *,
+    policy_name: str | None = None,
+    source: str | None = None,
+    run_config: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``base`` variant: the policy itself in its stored dtype, re-saved as a self-contained
+    safetensors directory (a copy, not a link, so deleting resources never breaks a result).
+    ``source`` says where the policy came from (hub repository or config spec), for the card."""
     from karma.backbones import load_causal_lm, load_tokenizer
 
+    name = policy_name or Path(policy_dir).name
     model = load_causal_lm(policy_dir)
-    save_model_dir(model, load_tokenizer(policy_dir), out_model_dir)
+    card = base_policy_card(policy=name, source=source or "source not recorded", policy_dir=policy_dir)
+    save_model_dir(model, load_tokenizer(policy_dir), out_model_dir, _card_writer(card, run_config))
     log.info("exported untrained base policy %s to %s", policy_dir, out_model_dir)
     return {"variant": "base", "policy_dir": str(policy_dir), "updates": 0}
 
@@ -85,18 +110,27 @@ def train_policy(
     config: PolicyTrainingConfig | Mapping[str, Any],
     *,
     policy_name: str | None = None,
+    source: str | None = None,
+    run_config: Mapping[str, Any] | None = None,
+    policy_family: str | None = None,
+    reward_family: str | None = None,
 ) -> dict[str, Any]:
     """PPO-train one policy for one variant; returns the run summary (also fine to write as JSON).
 
+    ``policy_family``/``reward_family`` are the configured model families for the same-family check
+    (:func:`karma.ppo.variants.check_same_family`); absent, each model's ``model_type`` stands in.
+
     ``checkpoint_dir`` must survive a failed job (it must not be a Snakemake output, which Snakemake
     deletes); re-running after a kill continues from its newest checkpoint and rewrites
-    ``train_log.jsonl`` from the rows saved with it.
+    ``train_log.jsonl`` from the rows saved with it. ``source`` (where the policy came from) and
+    ``run_config`` (the workflow config, as provenance) go into the model card.
     """
     cfg = config if isinstance(config, PolicyTrainingConfig) else PolicyTrainingConfig.from_mapping(config)
     if setting not in SETTINGS:
         raise ValueError(f"variant {variant!r}: reward setting {setting!r} is not one of {', '.join(SETTINGS)}")
     name = policy_name or Path(policy_dir).name
-    check_same_family(name, model_family(policy_dir), model_family(reward_model_dir), cfg.same_family_intended)
+    check_same_family(name, *resolve_families(policy_dir, reward_model_dir, policy_family, reward_family),
+                      cfg.same_family_intended)
     prompts = read_prompts(prompts_path)
     fingerprint = run_fingerprint(
         cfg, {"policy": policy_dir, "reward_model": reward_model_dir, "prompts": prompts_path},
@@ -110,6 +144,10 @@ def train_policy(
     scorer = RewardScorer.from_pretrained(reward_model_dir, device=cfg.device)
     started = time.perf_counter()
     total = cfg.ppo.total_updates
+    progress = Progress(
+        f"PPO {name}/{variant}", total, unit="updates", done=len(train_log.rows), logger=log,
+        detail=lambda: f"reward {train_log.rows[-1]['mean_reward']:.4f}" if train_log.rows else "",
+    )
 
     def on_update(stats: UpdateStats) -> None:
         row = _row(stats)
@@ -127,6 +165,7 @@ def train_policy(
             name, variant, stats.update, total, stats.mean_reward, stats.kl, stats.entropy,
             stats.seconds, cfg.ppo.batch_size / max(stats.seconds, 1e-9),
         )
+        progress.update(stats.update)
 
     def on_checkpoint(state: TrainingState) -> None:
         store.save(state, train_log.rows)
@@ -146,7 +185,7 @@ def train_policy(
         on_update=on_update,
         on_checkpoint=on_checkpoint,
     )
-    save_model_dir(result.model, result.tokenizer, out_model_dir)
+    progress.finish()
     rows = train_log.rows
     out_of_band = [{"update": r["update"], "kl": r["kl"]} for r in rows if r.get("kl_out_of_band")]
     warning = None
@@ -157,10 +196,7 @@ def train_policy(
             "in the train log for reward hacking"
         )
         log.warning("%s/%s: %s", name, variant, warning)
-    if not cfg.keep_checkpoints:
-        store.clear()
-        shutil.rmtree(scratch_dir, ignore_errors=True)
-    return {
+    summary = {
         "policy": name,
         "variant": variant,
         "setting": setting,
@@ -174,7 +210,17 @@ def train_policy(
         "kl_out_of_band": out_of_band,
         "warning": warning,
         "prompts_used": result.prompts_used,
+        "prompts_truncated": result.prompts_truncated,
         "prompts_dropped_too_long": result.prompts_dropped_too_long,
         "prompts_dropped_duplicate": result.prompts_dropped_duplicate,
         "seconds": round(time.perf_counter() - started, 2),
     }
+    card = ppo_policy_card(
+        policy=name, variant=variant, setting=setting, source=source or "source not recorded",
+        reward_model_dir=reward_model_dir, prompts_path=prompts_path,
+        training_config=cfg.to_dict(), summary=summary,
+    )
+    save_model_dir(result.model, result.tokenizer, out_model_dir, _card_writer(card, run_config))
+    if not cfg.keep_checkpoints:
+        store.remove()
+    return summary

@@ -26,8 +26,9 @@ How the pieces meet TRL's ``PPOTrainer`` (read against trl 1.12.0):
   reproduces it exactly (tested).
 * **KL coefficient.** TRL reads ``args.kl_coef`` each update; with ``kl_target`` set, the update
   callback sets it from :class:`karma.ppo.kl_control.KLController` after every update.
-* **Value model**: ``AutoModelForSequenceClassification`` (one label) from the policy directory; TRL
-  reads its ``base_model_prefix`` backbone and ``score`` head. **LoRA**: the policy becomes a
+* **Value model**: ``AutoModelForSequenceClassification`` (one label) from the policy directory, its
+  ``score`` head set to zero (:func:`zero_value_head`); TRL reads its ``base_model_prefix`` backbone
+  and ``score`` head. **LoRA**: the policy becomes a
   ``PeftModel`` (TRL then uses the adapter-disabled policy as reference, no second copy); the value
   model gets LoRA layers injected in place and keeps a trainable ``score``.
 """
@@ -60,8 +61,8 @@ from transformers import (
     set_seed,
 )
 
-from karma.backbones import load_causal_lm, load_tokenizer
-from karma.formats import Setting, render_prompt
+from karma.backbones import load_causal_lm, load_tokenizer, pick_device
+from karma.formats import Setting, fit_prompt, render_prompt
 from karma.ppo.checkpoints import Checkpoint, TrainingState
 from karma.ppo.cross_tokenizer import CrossTokenizerReward, TextScorer
 from karma.ppo.kl_control import KLController
@@ -86,11 +87,12 @@ ADDED_PAD_TOKEN = "<|karma_pad|>"
 
 @dataclass(frozen=True)
 class PromptTable:
-    """Tokenized prompts and the way back from a row's prompt ids to its conversation."""
+    """Tokenized prompts and the way back from a row's prompt ids to its (possibly shortened) prompt."""
 
     input_ids: list[list[int]]
     by_ids: dict[tuple[int, ...], Prompt]
     context_length: int
+    truncated: int
     dropped_too_long: int
     dropped_duplicate: int
 
@@ -101,16 +103,29 @@ def tokenize_prompts(
     setting: Setting,
     max_tokens: int,
 ) -> PromptTable:
-    """Render each prompt as the policy sees it; drop prompts over ``max_tokens`` and token-identical
-    duplicates (their reward text would be ambiguous)."""
+    """Render each prompt as the policy sees it, within ``max_tokens`` policy tokens.
+
+    A longer prompt is cut from the left (:func:`karma.formats.fit_prompt`: oldest turns first, the
+    post and the newest turn kept) and kept *as cut*, so the reward model later scores exactly the
+    text the policy saw; it is dropped only if nothing fits. Token-identical duplicates are dropped
+    too (their reward text would be ambiguous).
+    """
     input_ids: list[list[int]] = []
     by_ids: dict[tuple[int, ...], Prompt] = {}
-    too_long = duplicate = 0
+    truncated = too_long = duplicate = 0
+
+    def fits(text: str) -> bool:
+        return len(tokenizer(text)["input_ids"]) <= max_tokens
+
     for prompt in prompts:
-        ids = tokenizer(render_prompt(prompt.conversation, setting))["input_ids"]
-        if len(ids) > max_tokens:
+        conversation = fit_prompt(prompt.conversation, setting, fits)
+        if conversation is None:
             too_long += 1
             continue
+        if conversation != prompt.conversation:
+            truncated += 1
+            prompt = Prompt(prompt.prompt_id, conversation)
+        ids = tokenizer(render_prompt(conversation, setting))["input_ids"]
         key = _prompt_key(ids, tokenizer.pad_token_id)
         if key in by_ids:
             duplicate += 1
@@ -119,13 +134,13 @@ def tokenize_prompts(
         input_ids.append(list(ids))
     if not input_ids:
         raise ValueError(
-            f"no prompt fits in ppo.max_prompt_tokens={max_tokens} policy tokens "
+            f"no prompt fits in ppo.max_prompt_tokens={max_tokens} policy tokens, even cut to its post "
             f"({too_long} too long); raise ppo.max_prompt_tokens"
         )
-    if too_long or duplicate:
-        log.warning("dropped %d prompts over %d tokens and %d duplicates; %d remain",
-                    too_long, max_tokens, duplicate, len(input_ids))
-    return PromptTable(input_ids, by_ids, max(len(i) for i in input_ids), too_long, duplicate)
+    if truncated or too_long or duplicate:
+        log.warning("prompts: %d cut from the left to fit %d tokens, %d dropped as too long even then, "
+                    "%d duplicates dropped; %d remain", truncated, max_tokens, too_long, duplicate, len(input_ids))
+    return PromptTable(input_ids, by_ids, max(len(i) for i in input_ids), truncated, too_long, duplicate)
 
 
 def _prompt_key(ids: Sequence[int], pad_token_id: int) -> tuple[int, ...]:
@@ -248,6 +263,7 @@ def build_models(
         value = AutoModelForSequenceClassification.from_pretrained(
             policy_dir, num_labels=1, dtype=dtype, local_files_only=True, trust_remote_code=False
         )
+    zero_value_head(value)
     ensure_distinct_pad(tokenizer, policy, value)
     for model in (policy, value):
         _set_pad(model, tokenizer.pad_token_id)
@@ -262,6 +278,21 @@ def build_models(
         for name, param in value.named_parameters():
             param.requires_grad = "lora_" in name or name.startswith("score.")
     return policy, value, tokenizer
+
+
+def zero_value_head(value: PreTrainedModel) -> None:
+    """Start the value head at zero: every state's value is 0 until the head learns.
+
+    The value model cannot start from the reward model (their tokenizers differ), and a randomly
+    initialised head gives each token a random value about as large as the reward differences PPO
+    must learn from, drowning the advantage of the first reply tokens in noise. A zero head makes the
+    first updates REINFORCE with the batch mean as baseline (TRL whitens advantages).
+    """
+    head = value.score
+    with torch.no_grad():
+        head.weight.zero_()
+        if getattr(head, "bias", None) is not None:
+            head.bias.zero_()
 
 
 def export_policy(policy: nn.Module) -> PreTrainedModel:
@@ -361,6 +392,7 @@ class PPOResult:
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     prompts_used: int
+    prompts_truncated: int
     prompts_dropped_too_long: int
     prompts_dropped_duplicate: int
     resumed_from_update: int
@@ -400,7 +432,9 @@ def _ppo_config(config: PolicyTrainingConfig, policy_dir: Path, scratch_dir: Pat
         report_to="none",
         disable_tqdm=True,
         logging_steps=1,
-        use_cpu=config.device == "cpu",
+        # device "auto" on a machine without a GPU is the CPU: transformers refuses bf16 there
+        # unless told so ("Your setup doesn't support bf16/gpu"); paper.yaml's bf16 policies hit it.
+        use_cpu=pick_device(config.device).type == "cpu",
     )
 
 
@@ -513,6 +547,7 @@ def run_ppo(
         model=export_policy(policy),
         tokenizer=tokenizer,
         prompts_used=len(table.input_ids),
+        prompts_truncated=table.truncated,
         prompts_dropped_too_long=table.dropped_too_long,
         prompts_dropped_duplicate=table.dropped_duplicate,
         resumed_from_update=start_update,

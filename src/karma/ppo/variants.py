@@ -16,12 +16,14 @@ log = logging.getLogger(__name__)
 
 PROMPT_SOURCES = ("reddit", "ultrachat")
 LABEL_KINDS = ("observed", "permuted")
+PROMPT_METADATA = ("none", "sampled")
 SAME_FAMILY_KEY = "same_family_intended"
 
 
 @dataclass(frozen=True)
 class Variant:
-    """A PPO variant: which reward model setting scores which prompts (``base``: no training).
+    """A PPO variant: which reward model setting scores which prompts (``base``: no training), and
+    whether prompts without subreddit and time get them drawn from the training data (``sampled``).
 
     ``permuted_labels``: the reward model is trained on the setting's examples with labels permuted
     within the training split (the negative control). No policies: the variant is defined but off.
@@ -32,6 +34,7 @@ class Variant:
     prompt_source: str | None
     policies: tuple[str, ...]
     permuted_labels: bool = False
+    metadata: str = "none"
 
     @property
     def trains(self) -> bool:
@@ -39,7 +42,7 @@ class Variant:
 
 
 def variants_from_config(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, Variant]:
-    """Parse ``{name: {setting, prompts, labels, policies}}``; a variant without setting/prompts is
+    """Parse ``{name: {setting, prompts, labels, metadata, policies}}``; a variant without setting/prompts is
     untrained; ``labels: permuted`` trains against the permuted-label reward model.
 
     Example: ``{"benign": {"setting": "generalized", "prompts": "ultrachat", "policies": ["pythia"]}}``.
@@ -67,8 +70,17 @@ def variants_from_config(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, Vari
             raise ValueError(f"variant {name!r}: permuted labels need a trained variant (setting and prompts)")
         if isinstance(spec_.policies, str) or not isinstance(spec_.policies, Sequence):
             raise ValueError(f"variant {name!r}: 'policies' must be a list of policy names (empty: off)")
+        if spec_.metadata not in PROMPT_METADATA:
+            raise ValueError(
+                f"variant {name!r}: metadata {spec_.metadata!r} is not one of {', '.join(PROMPT_METADATA)}"
+            )
+        if spec_.metadata != "none" and spec_.setting != "conditioned":
+            raise ValueError(
+                f"variant {name!r}: metadata {spec_.metadata!r} needs the conditioned setting, the only one "
+                "that renders a subreddit and time"
+            )
         variants[name] = Variant(name, spec_.setting, spec_.prompts, tuple(spec_.policies),
-                                 permuted_labels=spec_.labels == "permuted")
+                                 permuted_labels=spec_.labels == "permuted", metadata=spec_.metadata)
     return variants
 
 
@@ -78,6 +90,7 @@ class _VariantSpec:
     setting: str | None = None
     prompts: str | None = None
     labels: str = "observed"
+    metadata: str = "none"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -102,8 +115,11 @@ def model_family(model_dir: str | Path) -> str:
 def check_same_family(policy_name: str, policy_family: str, reward_family: str, intended: bool) -> None:
     """Refuse a policy of the reward model's own family unless the config says it is intended.
 
-    A policy that shares the reward model's architecture (and usually its pretraining and tokenizer)
-    can exploit the reward model's blind spots: the paper excluded Llama-1B for this reason.
+    A policy that shares the reward model's lineage (pretraining data and usually tokenizer) can
+    exploit the reward model's blind spots: the paper excluded Llama-1B for this reason. The family is
+    the lineage named in the config (``models.<name>.family``), not the architecture: Falcon3 is a
+    Llama-architecture model (``model_type: llama``) trained by TII on its own data with its own
+    tokenizer, and the paper ran its Falcon models without flagging them.
     """
     if policy_family != reward_family:
         return
@@ -114,7 +130,22 @@ def check_same_family(policy_name: str, policy_family: str, reward_family: str, 
         )
         return
     raise ValueError(
-        f"policy {policy_name!r} has the reward model's architecture family ({reward_family}): PPO "
-        f"against a reward model of its own family invites reward hacking (the paper excluded "
-        f"Llama-1B). Set {SAME_FAMILY_KEY}: true in this policy's PPO config if this is intended."
+        f"policy {policy_name!r} is of the reward model's family ({reward_family}): PPO against a "
+        f"reward model of its own family invites reward hacking (the paper excluded Llama-1B). "
+        f"Set {SAME_FAMILY_KEY}: true in this policy's PPO config if this is intended."
     )
+
+
+def resolve_families(
+    policy_dir: str | Path, reward_model_dir: str | Path, policy_family: str | None, reward_family: str | None
+) -> tuple[str, str]:
+    """The two families the same-family check compares: the configured lineages where given, else each
+    model's ``model_type``. Logs when the architectures match but the lineages do not."""
+    policy_type, reward_type = model_family(policy_dir), model_family(reward_model_dir)
+    families = (policy_family or policy_type, reward_family or reward_type)
+    if policy_type == reward_type and families[0] != families[1]:
+        log.info(
+            "policy and reward model share the %s architecture but not the family (%s vs %s): not the "
+            "same-family case", policy_type, *families,
+        )
+    return families

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from karma.evaluation.cells import Cell
 from karma.report.layout import (
@@ -23,10 +26,20 @@ from karma.report.layout import (
     PPO_FIGURE_STEM,
     ROC_FIGURE_STEM,
     TOXICITY_FIGURE_STEM,
+    VARIANTS,
+    benchmark_title,
+    ordered_variants,
+    toxicity_scorer,
+    toxicity_scorer_note,
+    variant_label,
 )
+from karma.report.rendering import MISSING, order_policies
 from karma.report.significance import (
+    ACROSS_MODELS_BY_CATEGORY,
     BASE_VARIANT,
     ITEMS_BY_CATEGORY,
+    UNIT_ITEMS,
+    UNIT_MODELS,
     CellKey,
     RecordKey,
     SignificanceOptions,
@@ -34,20 +47,18 @@ from karma.report.significance import (
     category_value,
     tested_cells,
 )
-from karma.report.tables import (
-    BENCHMARK_TITLES,
-    VARIANT_LABELS,
-    order_policies,
-    read_reward_metrics,
-)
+from karma.report.training_tables import read_reward_metrics
 
 log = logging.getLogger(__name__)
 
 
-VARIANT_COLORS = {"base": "#7f7f7f", "benign": "#1f77b4", "toxic": "#d62728", "eroded": "#ff7f0e",
-                  "control": "#2ca02c"}
-VARIANT_LINESTYLES = {"base": ":", "benign": "-", "toxic": "--", "eroded": "-.", "control": (0, (1, 1))}
 PPO_REQUIRED = ("update", "mean_reward", "kl")
+KL_EXPLANATION = (
+    "KL is TRL's k1 estimate: per response, the sum over its tokens of log pi(token) - log pi_ref(token), "
+    "averaged over the update's responses. Its expectation is KL(pi || pi_ref) >= 0, but single values are "
+    "noisy and can be negative, mostly while the policy is still close to its reference; a value below 0 "
+    "is sampling noise, not an error. The PPO table's KL alarms flag updates outside the configured band."
+)
 
 
 def _save(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:
@@ -62,8 +73,8 @@ def _save(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:
     return [svg, png]
 
 
-def _label(variant: str) -> str:
-    return VARIANT_LABELS.get(variant, variant)
+def _color(variant: str) -> str | None:
+    return VARIANTS[variant].color if variant in VARIANTS else None
 
 
 # --- per-category figures (paper Figures 2 and 3) --------------------------------------------
@@ -80,8 +91,12 @@ def _category_figure(
     """One panel per policy; grouped bars per category, one bar per variant.
 
     ``shift`` plots variant minus Base per category (Base itself is then the zero line); otherwise
-    the category values of every variant including Base. ``*`` marks a category whose item-level
-    Wilcoxon against Base is significant after Holm.
+    the category values of every variant including Base. A value of exactly 0 is drawn as a diamond on
+    the zero line, so it cannot be mistaken for a missing one; a missing value (the variant has no
+    cell for the policy, or its cell lacks the category) is written ``n/a``, and a panel whose values
+    are all 0 says so. ``*`` marks a category where the variant differs from Base: by the policy's
+    item-level test within the category when ``statistics.stars`` is ``items`` (ours), else by the
+    paper's test across models within the category (the same star in every panel).
     """
     policies = [
         p
@@ -93,65 +108,108 @@ def _category_figure(
             f"no base cell of benchmark {benchmark!r} with per-category values among the inputs; "
             "the figure needs each policy's base cell and its categories"
         )
-    found = {v for (_, v, b) in cells if b == benchmark and v != BASE_VARIANT}
-    variants = [v for v in VARIANT_LABELS if v in found] + sorted(found - VARIANT_LABELS.keys())
+    variants = [v for v in ordered_variants(v for (_, v, b) in cells if b == benchmark) if v != BASE_VARIANT]
     shown = variants if shift else [BASE_VARIANT, *variants]
     ncols = min(3, len(policies))
     nrows = math.ceil(len(policies) / ncols)
-    fig = Figure(figsize=(5.2 * ncols, 3.8 * nrows + 0.9), layout="constrained")
+    fig = Figure(figsize=(5.4 * ncols + 1.6, 4.0 * nrows + 1.2), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
     metric = cells[(policies[0], BASE_VARIANT, benchmark)].primary_metric
     width = 0.8 / max(1, len(shown))
-    all_heights: list[float] = []
+    drawn: list[float] = []
     for index, policy in enumerate(policies):
         ax = axes[index // ncols][index % ncols]
-        base = cells[(policy, BASE_VARIANT, benchmark)]
-        categories = list(base.categories)
-        for offset, variant in enumerate(shown):
-            cell = cells.get((policy, variant, benchmark))
-            if cell is None:
-                continue
-            xs, heights, marks = [], [], []
-            for position, category in enumerate(categories):
-                if category not in cell.categories:
-                    continue
-                value = category_value(cell, category)
-                if shift:
-                    value -= category_value(base, category)
-                xs.append(position + (offset - (len(shown) - 1) / 2) * width)
-                heights.append(value)
-                record = records.get((ITEMS_BY_CATEGORY, benchmark, variant, policy, category))
-                marks.append(record is not None and record.significant(options))
-            all_heights += heights
-            bars = ax.bar(xs, heights, width, color=VARIANT_COLORS.get(variant), label=_label(variant))
-            ax.bar_label(bars, labels=["*" if m else "" for m in marks], fontsize=11)
-        ax.axhline(0.0, color="black", linewidth=0.8)
-        ax.margins(y=0.12)  # room for the significance stars above and below the bars
-        ax.set_title(policy)
-        ax.set_xticks(range(len(categories)), [c.replace("_", " ") for c in categories],
-                      rotation=40, ha="right", fontsize=8)
-        ax.grid(axis="y", alpha=0.3)
+        drawn += _category_panel(ax, cells, records, benchmark, policy, shown, shift, width, options)
         if index % ncols == 0:
             ax.set_ylabel(f"{metric}: variant - Base" if shift else metric)
+    if drawn and not any(drawn):
+        # Every value is 0 (nothing moved, or the scorer found nothing): a fixed range instead of
+        # matplotlib zooming into floating-point noise. Only then: the panels share their y axis, so one
+        # all-zero panel must not flatten the bars of the others.
+        axes[0][0].set_ylim(-1.0 if shift else -0.05, 1.0)
     for index in range(len(policies), nrows * ncols):
         axes[index // ncols][index % ncols].set_visible(False)
-    legend: dict[str, Any] = {}  # one entry per variant, even if the first panel lacks some
-    for ax in axes.flat:
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            legend.setdefault(label, handle)
-    fig.legend(legend.values(), legend.keys(), loc="outside right upper")
-    if not any(all_heights):
-        # All bars are zero (e.g. no variant moved, or nothing scored as toxic): say so instead of
-        # letting matplotlib zoom into floating-point noise around zero.
-        for ax in axes.flat:
-            ax.set_ylim(-1.0 if shift else 0.0, 1.0)
-            ax.text(0.5, 0.5, "all values are 0", transform=ax.transAxes, ha="center",
-                    va="center", color="0.4")
+    handles = [Patch(color=_color(v), label=variant_label(v)) for v in shown]
+    if 0.0 in drawn:
+        handles.append(Line2D([], [], linestyle="", marker="D", markersize=6, color="0.25", label="exactly 0"))
+    fig.legend(handles=handles, loc="outside right upper")
+    scorer = toxicity_scorer(c for c in cells.values() if c.benchmark == benchmark)
     what = "shift from Base per category" if shift else "value per category and variant"
-    fig.suptitle(f"{BENCHMARK_TITLES.get(benchmark, benchmark)}: {what}")
+    fig.suptitle(f"{benchmark_title(benchmark, scorer)}: {what}")
     # supxlabel, unlike fig.text, gets its own row in the constrained layout.
-    fig.supxlabel(f"* {options.describe('all per-category tests of the benchmark')}", fontsize=7)
+    unit = UNIT_ITEMS if options.stars == UNIT_ITEMS else UNIT_MODELS
+    described = options.describe(benchmark, unit, "all per-category tests of the benchmark at this unit")
+    footer = [f"* against Base, per category: {described}. {MISSING}: no value for that variant and category."]
+    note = toxicity_scorer_note(scorer)
+    if note:
+        footer.append(note)
+    fig.supxlabel("\n".join(textwrap.fill(line, 95 * ncols) for line in footer), fontsize=7)
     return fig
+
+
+def _category_panel(
+    ax: Any,
+    cells: Mapping[CellKey, Cell],
+    records: Mapping[RecordKey, SignificanceRecord],
+    benchmark: str,
+    policy: str,
+    shown: Sequence[str],
+    shift: bool,
+    width: float,
+    options: SignificanceOptions,
+) -> list[float]:
+    """One policy's bars; zeros as diamonds, missing values as ``n/a``, an all-zero panel labelled.
+    Returns the values drawn."""
+    base = cells[(policy, BASE_VARIANT, benchmark)]
+    categories = list(base.categories)
+    values: list[float] = []
+    absent = []
+    for offset, variant in enumerate(shown):
+        cell = cells.get((policy, variant, benchmark))
+        if cell is None:
+            absent.append(variant_label(variant))
+            continue
+        xs, heights, marks, zeros, missing = [], [], [], [], []
+        for position, category in enumerate(categories):
+            x = position + (offset - (len(shown) - 1) / 2) * width
+            if category not in cell.categories:
+                missing.append(x)
+                continue
+            value = category_value(cell, category) - (category_value(base, category) if shift else 0.0)
+            xs.append(x)
+            heights.append(value)
+            if value == 0.0:
+                zeros.append(x)
+            key = ((ITEMS_BY_CATEGORY, benchmark, variant, BASE_VARIANT, policy, category)
+                   if options.stars == UNIT_ITEMS
+                   else (ACROSS_MODELS_BY_CATEGORY, benchmark, variant, BASE_VARIANT, "", category))
+            record = records.get(key)
+            marks.append(record is not None and record.significant(options))
+        values += heights
+        bars = ax.bar(xs, heights, width, color=_color(variant), label=variant_label(variant))
+        ax.bar_label(bars, labels=["*" if m else "" for m in marks], fontsize=11)
+        ax.plot(zeros, [0.0] * len(zeros), linestyle="", marker="D", markersize=max(3.0, 40 * width),
+                color=_color(variant), markeredgecolor="0.15", markeredgewidth=0.6, zorder=3)
+        for x in missing:
+            ax.text(x, 0.0, MISSING, rotation=90, ha="center", va="bottom", fontsize=6, color="0.45")
+    ax.axhline(0.0, color="black", linewidth=0.8, zorder=2)
+    # room for the significance stars above and below the bars, and for the whole zero diamonds: the
+    # bars' sticky edge at 0 would otherwise cut the axis, and the diamonds, at 0
+    ax.use_sticky_edges = False
+    ax.margins(y=0.15)
+    notes = []
+    if values and not any(values):
+        notes.append("no shift in any category" if shift else "all values are 0")
+    if absent:
+        notes.append(f"no cells for this policy: {', '.join(absent)}")
+    if notes:
+        ax.text(0.5, 0.97, "; ".join(notes), transform=ax.transAxes, ha="center", va="top", fontsize=8,
+                color="0.3", bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.8"})
+    ax.set_title(policy)
+    ax.set_xticks(range(len(categories)), [c.replace("_", " ") for c in categories],
+                  rotation=40, ha="right", fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return values
 
 
 def plot_bias_shift(
@@ -272,32 +330,36 @@ def plot_ppo_training(
     """Mean reward and KL per PPO update, one line per policy and variant (read from the path)."""
     if not log_paths:
         raise ValueError("no PPO logs given; pass the train_log.jsonl files of the PPO runs")
-    fig = Figure(figsize=(11.0, 4.2), layout="constrained")
+    fig = Figure(figsize=(12.5, 4.4), layout="constrained")
     reward_ax, kl_ax = fig.subplots(1, 2, sharex=True)
     labelled = sorted((_log_label(Path(p)), Path(p)) for p in log_paths)
     policies = order_policies((policy for (policy, _), _ in labelled), policy_order)
-    labelled.sort(key=lambda entry: policies.index(entry[0][0]))
+    variants = ordered_variants(variant for (_, variant), _ in labelled)
+    labelled.sort(key=lambda entry: (policies.index(entry[0][0]), variants.index(entry[0][1])))
     palette = matplotlib.colormaps["tab10"]
     for (policy, variant), path in labelled:
         rows = read_train_log(path)
         updates = [r["update"] for r in rows]
         style = {
             "color": palette(policies.index(policy) % 10),
-            "linestyle": VARIANT_LINESTYLES.get(variant, "-"),
+            "linestyle": VARIANTS[variant].linestyle if variant in VARIANTS else "-",
             "marker": "o" if len(rows) <= 30 else None,
             "markersize": 3,
-            "label": f"{policy} {_label(variant)}",
+            "label": f"{policy} {variant_label(variant)}",
         }
         reward_ax.plot(updates, [r["mean_reward"] for r in rows], **style)
         kl_ax.plot(updates, [r["kl"] for r in rows], **style)
     reward_ax.set_ylabel("mean reward (reward model probability)")
-    kl_ax.set_ylabel("KL(policy || reference)")
-    for ax, title in ((reward_ax, "Reward per update"), (kl_ax, "KL per update")):
+    kl_ax.set_ylabel("KL estimate k1 per response (nats)")
+    kl_ax.axhline(0.0, color="black", linewidth=0.8)
+    for ax, title in ((reward_ax, "Reward per update"), (kl_ax, "KL to the reference per update (k1)")):
         ax.set_xlabel("PPO update")
         ax.set_title(title)
         ax.grid(alpha=0.3)
-    kl_ax.legend(fontsize=7, loc="best", handlelength=4)  # long enough to show the dash pattern
+    # beside the panels, not over the curves; handles long enough to show the dash pattern
+    fig.legend(*kl_ax.get_legend_handles_labels(), loc="outside right upper", fontsize=7, handlelength=4)
     fig.suptitle("PPO training")
+    fig.supxlabel(textwrap.fill(KL_EXPLANATION, 190), fontsize=7.5)
     return _save(fig, out_dir, PPO_FIGURE_STEM)
 
 

@@ -1,30 +1,46 @@
-"""Wilcoxon signed-rank tests of each variant against ``base``, as the paper's tables claim them.
+"""The paper's Wilcoxon tests and ours, between variants, over three kinds of unit.
 
-Three kinds of pairing, all two-sided and all ``variant - base``:
+Comparisons (``variant`` against ``baseline``, every test two-sided on ``variant - baseline``): each
+trained variant against ``base``, and the paper's two contrasts, karmaToxic against karmaBenign and
+karmaEroded against karmaBenign, wherever both variants exist.
 
-- per item: one policy's per-item scores on one benchmark, paired by item id (the table cells);
-- per category: the same, restricted to one category (CrowS-Pairs bias type, toxicity type), for
-  the benchmarks in ``category_benchmarks`` (default bias and toxicity, the paper's Figures 2 and 3);
-- across units: one value per unit on each side, e.g. each policy's benchmark value ("significant
-  across models") or one policy's per-category values ("across types of bias").
+Units, what one pair (or one observation per side) is:
 
-Zeros and ties (the documented choices):
+- ``items`` (ours, the stronger test): one policy's per-item scores on one benchmark, paired by item id
+  (scope ``items``), also within one category (``items_by_category``: a CrowS-Pairs bias type or a
+  toxicity type) for the benchmarks in ``category_benchmarks``;
+- ``models`` (the paper's "across models"): one value per policy (``across_models``), also per
+  category (``across_models_by_category``: "reduces all tested forms of toxicity across models");
+- ``categories`` (the paper's "on a per model basis across types of bias"): one policy's per-category
+  values (``across_categories``).
+
+Tests (``statistics.test``, per benchmark): ``signed-rank`` (Wilcoxon signed-rank on the paired
+differences, :func:`scipy.stats.wilcoxon`) or ``rank-sum`` (Wilcoxon rank-sum, i.e. Mann-Whitney U on
+the two samples as unpaired, :func:`scipy.stats.mannwhitneyu`), which the paper names for Tables 1
+and 3. Zeros and ties (the documented choices):
 
 - ``zero_method`` is passed to :func:`scipy.stats.wilcoxon`: ``"wilcox"`` (default) drops zero
   differences, ``"pratt"`` ranks them and then drops them, ``"zsplit"`` splits their ranks evenly
   between the positive and negative sums. Tied absolute differences get average ranks (scipy's rule).
   ``method="auto"`` lets scipy choose: exact without ties/zeros for n <= 50, a deterministic
-  permutation test with ties or zeros for n <= 13, otherwise the normal approximation.
-- If every difference is zero there is no evidence of a shift: p = 1.0, effect 0, and the
-  statistic is the smaller rank sum (0, or n(n+1)/4 under ``zsplit``), with a reason saying so.
+  permutation test with ties or zeros for n <= 13, otherwise the normal approximation. The rank-sum
+  test takes the same ``method`` (exact for small samples without ties, else normal approximation
+  with tie correction).
+- If every difference is zero (identical samples) there is no evidence of a shift: p = 1.0, effect 0,
+  and for signed-rank the statistic is the smaller rank sum (0, or n(n+1)/4 under ``zsplit``), with a
+  reason saying so.
 - Fewer than ``min_pairs`` pairs: p is NaN, with a reason; such a test is never significant.
-- The effect size is the matched-pairs rank-biserial correlation ``(R+ - R-) / (sum of all ranks)``
-  over the same ranking the test uses, in [-1, 1]; positive means the variant scores higher. Under
-  ``pratt`` and ``zsplit`` the zero differences count in the denominator and so shrink the effect.
+- The effect size is a rank-biserial correlation in [-1, 1], positive when the variant scores higher:
+  for signed-rank the matched-pairs one, ``(R+ - R-) / (sum of all ranks)`` over the ranking the test
+  uses (under ``pratt`` and ``zsplit`` the zero differences count in the denominator); for rank-sum
+  ``2 U / (n1 n2) - 1`` with U the variant's statistic.
 - The median paired difference is over all pairs, zeros included.
 
-Holm's step-down correction is applied per family: one family per (scope, benchmark), e.g. the 12
-item-level tests behind one of the paper's Tables 1-7. NaN p-values stay NaN and are not counted.
+Holm's step-down correction is computed per family, one family per (scope, benchmark): e.g. every
+item-level test behind one of the paper's Tables 1-7, all comparisons included. Whether it decides
+significance is set per unit (``statistics.holm``: true, false, or ``{items: .., models: ..,
+categories: ..}``): with n = 6 models the smallest exact two-sided signed-rank p is 2/64 = 0.03125, so
+a model-level family of three tests can never pass 0.05 after Holm. NaN p-values stay NaN.
 """
 
 from __future__ import annotations
@@ -39,6 +55,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from karma.evaluation.benchmark_metrics import BENCHMARKS
 from karma.evaluation.cells import Cell, read_cell
 from karma.settings import checked_kwargs
 
@@ -46,32 +63,81 @@ log = logging.getLogger(__name__)
 
 ZERO_METHODS = ("wilcox", "pratt", "zsplit")
 TEST_METHODS = ("auto", "exact", "asymptotic")
+SIGNED_RANK = "signed-rank"
+RANK_SUM = "rank-sum"
+TESTS = (SIGNED_RANK, RANK_SUM)
+TEST_NAMES = {SIGNED_RANK: "Wilcoxon signed-rank", RANK_SUM: "Wilcoxon rank-sum (Mann-Whitney U)"}
 BASE_VARIANT = "base"
+# The paper's contrasts between trained variants (variant, baseline), tested where both exist.
+CONTRASTS = (("toxic", "benign"), ("eroded", "benign"))
+VARIANT_ORDER = ("benign", "toxic", "eroded")
 
-# Scopes of a test: what is paired (see the module docstring).
+# Scopes of a test: what is paired (see the module docstring), and the unit each belongs to.
 ITEMS = "items"
 ITEMS_BY_CATEGORY = "items_by_category"
 ACROSS_MODELS = "across_models"
 ACROSS_MODELS_BY_CATEGORY = "across_models_by_category"
 ACROSS_CATEGORIES = "across_categories"
+UNIT_ITEMS, UNIT_MODELS, UNIT_CATEGORIES = "items", "models", "categories"
+UNITS = (UNIT_ITEMS, UNIT_MODELS, UNIT_CATEGORIES)
+SCOPE_UNITS = {
+    ITEMS: UNIT_ITEMS,
+    ITEMS_BY_CATEGORY: UNIT_ITEMS,
+    ACROSS_MODELS: UNIT_MODELS,
+    ACROSS_MODELS_BY_CATEGORY: UNIT_MODELS,
+    ACROSS_CATEGORIES: UNIT_CATEGORIES,
+}
+# Which per-policy test marks a table cell: ours (items) or the paper's per-model one (categories).
+STAR_UNITS = (UNIT_ITEMS, UNIT_CATEGORIES)
+UNIT_TEXT = {
+    UNIT_ITEMS: "unit items: the policy's per-item scores paired by item id",
+    UNIT_MODELS: "unit models: one value per policy",
+    UNIT_CATEGORIES: "unit categories: the policy's per-category values",
+}
 
 CellKey = tuple[str, str, str]  # (policy, variant, benchmark)
 
 
+def _by_name(value: Any, choices: tuple[str, ...], where: str, default_key: str) -> dict[str, Any]:
+    """A setting given once (``value``) or per name (``{default: .., <name>: ..}``) as a mapping."""
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - {default_key, *choices})
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; use {default_key}, {', '.join(choices)}")
+        return dict(value)
+    return {default_key: value}
+
+
 @dataclass(frozen=True)
 class SignificanceOptions:
-    """The statistics section of the config; ``from_config`` validates it."""
+    """The statistics section of the config; ``from_config`` validates it.
+
+    ``test``: ``signed-rank``/``rank-sum`` for every benchmark, or ``{default: .., <benchmark>: ..}``.
+    ``holm``: a bool for every unit, or ``{items: .., models: .., categories: ..}`` (absent: true).
+    ``stars``: the unit of the per-policy test that marks table cells (``items`` or ``categories``).
+    """
 
     alpha: float = 0.05
+    test: str | Mapping[str, str] = SIGNED_RANK
     zero_method: str = "wilcox"
     method: str = "auto"
-    holm: bool = True
+    holm: bool | Mapping[str, bool] = True
+    stars: str = UNIT_ITEMS
     min_pairs: int = 2
     category_benchmarks: tuple[str, ...] = ("bias", "toxicity")
 
     def __post_init__(self) -> None:
         if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not 0 < self.alpha < 1:
             raise ValueError(f"statistics.alpha must be in (0, 1), got {self.alpha!r}")
+        tests = _by_name(self.test, BENCHMARKS, "statistics.test", "default")
+        for key, name in tests.items():
+            if name not in TESTS:
+                raise ValueError(f"statistics.test {key}: {name!r} is not one of {', '.join(TESTS)}")
+        holm = _by_name(self.holm, UNITS, "statistics.holm", "all")
+        if not all(isinstance(v, bool) for v in holm.values()):
+            raise ValueError(
+                f"statistics.holm must be true/false or a mapping of units to true/false, got {self.holm!r}"
+            )
         if self.zero_method not in ZERO_METHODS:
             raise ValueError(
                 f"statistics.zero_method {self.zero_method!r} is not one of {', '.join(ZERO_METHODS)}"
@@ -80,8 +146,8 @@ class SignificanceOptions:
             raise ValueError(
                 f"statistics.method {self.method!r} is not one of {', '.join(TEST_METHODS)}"
             )
-        if not isinstance(self.holm, bool):
-            raise ValueError(f"statistics.holm must be true or false, got {self.holm!r}")
+        if self.stars not in STAR_UNITS:
+            raise ValueError(f"statistics.stars {self.stars!r} is not one of {', '.join(STAR_UNITS)}")
         if isinstance(self.min_pairs, bool) or not isinstance(self.min_pairs, int) or self.min_pairs < 1:
             raise ValueError(f"statistics.min_pairs must be an integer >= 1, got {self.min_pairs!r}")
         if isinstance(self.category_benchmarks, str) or not all(
@@ -99,18 +165,27 @@ class SignificanceOptions:
             section["category_benchmarks"] = tuple(section["category_benchmarks"])
         return cls(**section)
 
-    def describe(self, family: str = "all variant-vs-Base item tests of the benchmark") -> str:
-        """One sentence for table notes and figure footers; ``family`` names the Holm family."""
-        correction = f"Holm-adjusted over {family}" if self.holm else "not adjusted"
+    def test_for(self, benchmark: str) -> str:
+        tests = _by_name(self.test, BENCHMARKS, "statistics.test", "default")
+        return tests.get(benchmark, tests.get("default", SIGNED_RANK))
+
+    def holm_for(self, unit: str) -> bool:
+        holm = _by_name(self.holm, UNITS, "statistics.holm", "all")
+        return holm.get(unit, holm.get("all", True))
+
+    def describe(self, benchmark: str, unit: str, family: str) -> str:
+        """One sentence naming a table's or figure's test; ``family`` names the Holm family."""
+        correction = f"Holm-adjusted over {family}" if self.holm_for(unit) else "not corrected for multiple tests"
+        extra = f", zero_method={self.zero_method}" if self.test_for(benchmark) == SIGNED_RANK else ""
         return (
-            f"p < {self.alpha:g}, two-sided Wilcoxon signed-rank test against Base "
-            f"(zero_method={self.zero_method}), p {correction}"
+            f"p < {self.alpha:g}, two-sided {TEST_NAMES[self.test_for(benchmark)]} test{extra}, "
+            f"{UNIT_TEXT[unit]}, p {correction}"
         )
 
 
 @dataclass(frozen=True)
 class PairedTest:
-    """One paired Wilcoxon test; ``reason`` explains a degenerate result (else empty)."""
+    """One two-sided test of ``variant`` against ``baseline``; ``reason`` explains a degenerate result."""
 
     n: int
     n_nonzero: int
@@ -119,6 +194,27 @@ class PairedTest:
     statistic: float
     p_value: float
     reason: str = ""
+
+
+def _degenerate(x: np.ndarray, y: np.ndarray, min_pairs: int) -> tuple[np.ndarray, PairedTest | None]:
+    """The paired differences, and the result when there is no test to run (too few pairs)."""
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"paired samples must be 1-D and of equal length, got {x.shape} and {y.shape}")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("paired samples contain NaN or infinite scores; fix the evaluation output")
+    diff = x - y
+    n = int(diff.size)
+    if n >= min_pairs:
+        return diff, None
+    return diff, PairedTest(
+        n=n,
+        n_nonzero=int(np.count_nonzero(diff)),
+        median_difference=float(np.median(diff)) if n else math.nan,
+        effect_size=math.nan,
+        statistic=math.nan,
+        p_value=math.nan,
+        reason=f"only {n} pair(s); the test needs at least {min_pairs}",
+    )
 
 
 def wilcoxon_paired(
@@ -133,29 +229,15 @@ def wilcoxon_paired(
         raise ValueError(f"zero_method {zero_method!r} is not one of {', '.join(ZERO_METHODS)}")
     x = np.asarray(variant, dtype=float)
     y = np.asarray(base, dtype=float)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"paired samples must be 1-D and of equal length, got {x.shape} and {y.shape}")
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
-        raise ValueError("paired samples contain NaN or infinite scores; fix the evaluation output")
-    diff = x - y
-    n = int(diff.size)
-    nonzero = diff != 0
-    n_nonzero = int(nonzero.sum())
-    if n < min_pairs:
-        return PairedTest(
-            n=n,
-            n_nonzero=n_nonzero,
-            median_difference=float(np.median(diff)) if n else math.nan,
-            effect_size=math.nan,
-            statistic=math.nan,
-            p_value=math.nan,
-            reason=f"only {n} pair(s); the test needs at least {min_pairs}",
-        )
+    diff, too_few = _degenerate(x, y, min_pairs)
+    if too_few is not None:
+        return too_few
+    n_nonzero = int(np.count_nonzero(diff))
     r_plus, r_minus, rank_total = _rank_sums(diff, zero_method)
     median = float(np.median(diff))
     if n_nonzero == 0:
         return PairedTest(
-            n=n,
+            n=int(diff.size),
             n_nonzero=0,
             median_difference=median,
             effect_size=0.0,
@@ -165,13 +247,58 @@ def wilcoxon_paired(
         )
     result = stats.wilcoxon(x, y, zero_method=zero_method, method=method, alternative="two-sided")
     return PairedTest(
-        n=n,
+        n=int(diff.size),
         n_nonzero=n_nonzero,
         median_difference=median,
         effect_size=(r_plus - r_minus) / rank_total,
         statistic=float(result.statistic),
         p_value=float(result.pvalue),
     )
+
+
+def rank_sum_test(
+    variant: Sequence[float] | np.ndarray,
+    base: Sequence[float] | np.ndarray,
+    method: str = "auto",
+    min_pairs: int = 2,
+) -> PairedTest:
+    """Two-sided Wilcoxon rank-sum (Mann-Whitney U) test of the two samples, ignoring the pairing.
+
+    The samples still come from the same units (items, models or categories), so ``n`` and the median
+    difference are those of the pairs; the statistic is the variant's U.
+    """
+    x = np.asarray(variant, dtype=float)
+    y = np.asarray(base, dtype=float)
+    diff, too_few = _degenerate(x, y, min_pairs)
+    if too_few is not None:
+        return too_few
+    n_nonzero = int(np.count_nonzero(diff))
+    n = int(diff.size)
+    if np.all(np.concatenate([x, y]) == x[0]):
+        return PairedTest(n=n, n_nonzero=n_nonzero, median_difference=float(np.median(diff)), effect_size=0.0,
+                          statistic=n * n / 2, p_value=1.0, reason="every value on both sides is the same")
+    result = stats.mannwhitneyu(x, y, alternative="two-sided", method=method)
+    u = float(result.statistic)
+    return PairedTest(
+        n=n,
+        n_nonzero=n_nonzero,
+        median_difference=float(np.median(diff)),
+        effect_size=2.0 * u / (n * n) - 1.0,
+        statistic=u,
+        p_value=float(result.pvalue),
+    )
+
+
+def run_test(
+    variant: Sequence[float] | np.ndarray, base: Sequence[float] | np.ndarray, test: str,
+    options: SignificanceOptions,
+) -> PairedTest:
+    """``test`` (signed-rank or rank-sum) of ``variant`` against ``base`` with the configured settings."""
+    if test == SIGNED_RANK:
+        return wilcoxon_paired(variant, base, options.zero_method, options.method, options.min_pairs)
+    if test == RANK_SUM:
+        return rank_sum_test(variant, base, options.method, options.min_pairs)
+    raise ValueError(f"unknown test {test!r}: use one of {', '.join(TESTS)}")
 
 
 def _rank_sums(diff: np.ndarray, zero_method: str) -> tuple[float, float, float]:
@@ -284,7 +411,8 @@ def compare_cells(
     options: SignificanceOptions,
     category: str | None = None,
 ) -> PairedTest:
-    """Wilcoxon of ``variant`` against ``base`` on the items they share by id (all must match)."""
+    """The benchmark's test of ``variant`` against ``base`` (any baseline cell) on their items, paired
+    by id (all must match)."""
     if base.benchmark != variant.benchmark:
         raise ValueError(f"cannot pair {cell_label(base)} with {cell_label(variant)}: benchmarks differ")
     base_scores = _scores_by_id(base, category)
@@ -295,33 +423,23 @@ def compare_cells(
         where = f" (category {category!r})" if category else ""
         raise ValueError(
             f"item ids of {cell_label(base)} and {cell_label(variant)}{where} do not match: "
-            f"{len(only_base)} only in base (e.g. {only_base[:3]}), {len(only_variant)} only in the "
-            f"variant (e.g. {only_variant[:3]}); evaluate both on the same benchmark items"
+            f"{len(only_base)} only in {base.variant} (e.g. {only_base[:3]}), {len(only_variant)} only in "
+            f"{variant.variant} (e.g. {only_variant[:3]}); evaluate both on the same benchmark items"
         )
     ids = sorted(base_scores)
-    return wilcoxon_paired(
-        [variant_scores[i] for i in ids],
-        [base_scores[i] for i in ids],
-        zero_method=options.zero_method,
-        method=options.method,
-        min_pairs=options.min_pairs,
-    )
+    return run_test([variant_scores[i] for i in ids], [base_scores[i] for i in ids],
+                    options.test_for(base.benchmark), options)
 
 
 def compare_values(
     base: Mapping[str, float],
     variant: Mapping[str, float],
+    test: str,
     options: SignificanceOptions,
 ) -> PairedTest:
-    """Wilcoxon over units (policies or categories) present on both sides, paired by name."""
+    """``test`` over units (policies or categories) present on both sides, paired by name."""
     shared = sorted(base.keys() & variant.keys())
-    return wilcoxon_paired(
-        [variant[k] for k in shared],
-        [base[k] for k in shared],
-        zero_method=options.zero_method,
-        method=options.method,
-        min_pairs=options.min_pairs,
-    )
+    return run_test([variant[k] for k in shared], [base[k] for k in shared], test, options)
 
 
 # --- all tests of a run ----------------------------------------------------------------------
@@ -334,88 +452,84 @@ class SignificanceRecord:
     scope: str
     benchmark: str
     variant: str
+    baseline: str
     policy: str
     category: str
+    test_name: str
     test: PairedTest
     p_holm: float = math.nan
 
+    @property
+    def unit(self) -> str:
+        return SCOPE_UNITS[self.scope]
+
     def p_for_decision(self, options: SignificanceOptions) -> float:
-        return self.p_holm if options.holm else self.test.p_value
+        return self.p_holm if options.holm_for(self.unit) else self.test.p_value
 
     def significant(self, options: SignificanceOptions) -> bool:
         p = self.p_for_decision(options)
         return not math.isnan(p) and p < options.alpha
 
 
+def comparisons(variants: Iterable[str]) -> list[tuple[str, str]]:
+    """(variant, baseline) pairs: every trained variant against Base, then the paper's contrasts."""
+    found = set(variants)
+    trained = [v for v in VARIANT_ORDER if v in found] + sorted(found - {BASE_VARIANT, *VARIANT_ORDER})
+    pairs = [(v, BASE_VARIANT) for v in trained] if BASE_VARIANT in found else []
+    return pairs + [(v, b) for v, b in CONTRASTS if v in found and b in found]
+
+
+def _tests_of_pair(
+    cells: Mapping[CellKey, Cell], benchmark: str, variant: str, baseline: str, policies: Sequence[str],
+    options: SignificanceOptions,
+) -> list[SignificanceRecord]:
+    """Every test of ``variant`` against ``baseline`` on one benchmark: per policy, then across models."""
+    test = options.test_for(benchmark)
+    by_category = benchmark in options.category_benchmarks
+
+    def record(scope: str, policy: str, category: str, result: PairedTest) -> SignificanceRecord:
+        return SignificanceRecord(scope, benchmark, variant, baseline, policy, category, test, result)
+
+    records: list[SignificanceRecord] = []
+    pairs = [(cells[(p, baseline, benchmark)], cells[(p, variant, benchmark)]) for p in policies
+             if (p, baseline, benchmark) in cells and (p, variant, benchmark) in cells]
+    for base, other in pairs:
+        records.append(record(ITEMS, base.policy, "", compare_cells(base, other, options)))
+        categories = [c for c in base.categories if c in other.categories] if by_category else []
+        for category in categories:
+            records.append(record(ITEMS_BY_CATEGORY, base.policy, category,
+                                  compare_cells(base, other, options, category=category)))
+        if categories:
+            result = compare_values({c: category_value(base, c) for c in categories},
+                                    {c: category_value(other, c) for c in categories}, test, options)
+            records.append(record(ACROSS_CATEGORIES, base.policy, "", result))
+    if not pairs:
+        return records
+    result = compare_values({b.policy: b.primary_value for b, _ in pairs},
+                            {o.policy: o.primary_value for _, o in pairs}, test, options)
+    records.append(record(ACROSS_MODELS, "", "", result))
+    shared = set.intersection(*[set(b.categories) & set(o.categories) for b, o in pairs]) if by_category else set()
+    for category in sorted(shared):
+        result = compare_values({b.policy: category_value(b, category) for b, _ in pairs},
+                                {o.policy: category_value(o, category) for _, o in pairs}, test, options)
+        records.append(record(ACROSS_MODELS_BY_CATEGORY, "", category, result))
+    return records
+
+
 def run_all_tests(
     cells: Mapping[CellKey, Cell], options: SignificanceOptions
 ) -> list[SignificanceRecord]:
-    """Every test the tables and figures use, Holm-adjusted per (scope, benchmark) family."""
+    """Every test the tables and figures use, with Holm-adjusted p per (scope, benchmark) family."""
     records: list[SignificanceRecord] = []
     benchmarks = sorted({b for (_, _, b) in cells})
     for benchmark in benchmarks:
         policies = sorted({p for (p, _, b) in cells if b == benchmark})
-        variants = sorted({v for (_, v, b) in cells if b == benchmark and v != BASE_VARIANT})
         for policy in policies:
-            base = cells.get((policy, BASE_VARIANT, benchmark))
-            if base is None:
-                log.warning("no base cell for %s/%s: its variants are not tested", policy, benchmark)
-                continue
-            for variant_name in variants:
-                variant = cells.get((policy, variant_name, benchmark))
-                if variant is None:
-                    continue
-                records.append(
-                    SignificanceRecord(
-                        ITEMS, benchmark, variant_name, policy, "", compare_cells(base, variant, options)
-                    )
-                )
-                categories = (
-                    [c for c in base.categories if c in variant.categories]
-                    if benchmark in options.category_benchmarks
-                    else []
-                )
-                for category in categories:
-                    test = compare_cells(base, variant, options, category=category)
-                    records.append(
-                        SignificanceRecord(ITEMS_BY_CATEGORY, benchmark, variant_name, policy, category, test)
-                    )
-                if categories:
-                    test = compare_values(
-                        {c: category_value(base, c) for c in categories},
-                        {c: category_value(variant, c) for c in categories},
-                        options,
-                    )
-                    records.append(
-                        SignificanceRecord(ACROSS_CATEGORIES, benchmark, variant_name, policy, "", test)
-                    )
-        for variant_name in variants:
-            pairs = [
-                (cells[(p, BASE_VARIANT, benchmark)], cells[(p, variant_name, benchmark)])
-                for p in policies
-                if (p, BASE_VARIANT, benchmark) in cells and (p, variant_name, benchmark) in cells
-            ]
-            test = compare_values(
-                {b.policy: b.primary_value for b, _ in pairs},
-                {v.policy: v.primary_value for _, v in pairs},
-                options,
-            )
-            records.append(SignificanceRecord(ACROSS_MODELS, benchmark, variant_name, "", "", test))
-            shared_categories = sorted(
-                set.intersection(*[set(b.categories) & set(v.categories) for b, v in pairs])
-                if pairs and benchmark in options.category_benchmarks
-                else set()
-            )
-            for category in shared_categories:
-                test = compare_values(
-                    {b.policy: category_value(b, category) for b, _ in pairs},
-                    {v.policy: category_value(v, category) for _, v in pairs},
-                    options,
-                )
-                records.append(
-                    SignificanceRecord(ACROSS_MODELS_BY_CATEGORY, benchmark, variant_name, "", category, test)
-                )
-    log.info("ran %d Wilcoxon tests over %d benchmarks", len(records), len(benchmarks))
+            if (policy, BASE_VARIANT, benchmark) not in cells:
+                log.warning("no base cell for %s/%s: its variants are not tested against Base", policy, benchmark)
+        for variant, baseline in comparisons(v for (_, v, b) in cells if b == benchmark):
+            records += _tests_of_pair(cells, benchmark, variant, baseline, policies, options)
+    log.info("ran %d tests over %d benchmarks", len(records), len(benchmarks))
     return _with_holm(records)
 
 
@@ -431,12 +545,12 @@ def _with_holm(records: list[SignificanceRecord]) -> list[SignificanceRecord]:
     return adjusted
 
 
-RecordKey = tuple[str, str, str, str, str]  # (scope, benchmark, variant, policy, category)
+RecordKey = tuple[str, str, str, str, str, str]  # (scope, benchmark, variant, baseline, policy, category)
 
 
 def index_records(records: Iterable[SignificanceRecord]) -> dict[RecordKey, SignificanceRecord]:
-    """Records keyed by (scope, benchmark, variant, policy, category) for table lookups."""
-    return {(r.scope, r.benchmark, r.variant, r.policy, r.category): r for r in records}
+    """Records keyed by (scope, benchmark, variant, baseline, policy, category) for table lookups."""
+    return {(r.scope, r.benchmark, r.variant, r.baseline, r.policy, r.category): r for r in records}
 
 
 def tested_cells(

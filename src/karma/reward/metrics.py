@@ -1,9 +1,11 @@
 """Held-out metrics of a binary scorer, as a JSON-ready dict (the reward stage's metrics.json).
 
-Written with numpy (scikit-learn is the reference the tests compare against). Conventions:
-a prediction is positive when ``score >= threshold`` (default 0.5, i.e. P(rewarding) at least one half);
-F1, precision and recall are 0 when undefined (no predicted or no actual positives); ROC AUC and PR AUC
-are ``None`` when the labels hold one class only, since no ranking can then be judged.
+The numbers come from scikit-learn; this module only fixes the conventions and the output format.
+A prediction is positive when ``score >= threshold`` (default 0.5, i.e. P(rewarding) at least one
+half); F1, precision and recall are 0 when undefined (no predicted or no actual positives); ROC AUC
+and PR AUC (average precision) are ``None`` when the labels hold one class only, since no ranking
+can then be judged. The ROC curve keeps every distinct threshold, evenly thinned to at most
+``max_curve_points`` points with both ends kept.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from sklearn import metrics as sk
+
+from karma.reward.settings import DEFAULT_THRESHOLD
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLD = 0.5
 MAX_CURVE_POINTS = 200
 
 
@@ -42,16 +46,6 @@ def _validate(
     return y.astype(np.int64), s
 
 
-def _ranking_counts(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """True/false positives when the threshold is set at each distinct score, highest first."""
-    order = np.argsort(-s, kind="mergesort")
-    s_sorted, y_sorted = s[order], y[order]
-    last_of_each_value = np.r_[np.flatnonzero(np.diff(s_sorted)), len(s_sorted) - 1]
-    tps = np.cumsum(y_sorted)[last_of_each_value]
-    fps = last_of_each_value + 1 - tps
-    return tps.astype(np.float64), fps.astype(np.float64), s_sorted[last_of_each_value]
-
-
 def _downsample(n: int, max_points: int) -> np.ndarray:
     """Indices of at most ``max_points`` evenly spaced points, both ends kept."""
     if n <= max_points:
@@ -69,47 +63,36 @@ def binary_metrics(
     """Positive rates, accuracy/precision/recall/F1 at ``threshold``, ROC AUC, PR AUC, ROC curve."""
     y, s = _validate(labels, scores)
     n = len(y)
-    predicted = s >= threshold
-    tp = int(np.sum(predicted & (y == 1)))
-    fp = int(np.sum(predicted & (y == 0)))
-    fn = int(np.sum(~predicted & (y == 1)))
-    tn = n - tp - fp - fn
+    predicted = (s >= threshold).astype(np.int64)
+    tn, fp, fn, tp = (int(v) for v in sk.confusion_matrix(y, predicted, labels=[0, 1]).ravel())
     n_pos = tp + fn
-    n_neg = n - n_pos
-
     result: dict[str, Any] = {
         "n": n,
         "n_positive": n_pos,
         "label_positive_rate": n_pos / n,
         "predicted_positive_rate": (tp + fp) / n,
         "threshold": threshold,
-        "accuracy": (tp + tn) / n,
-        "precision": tp / (tp + fp) if tp + fp else 0.0,
-        "recall": tp / n_pos if n_pos else 0.0,
-        "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0,
+        "accuracy": float(sk.accuracy_score(y, predicted)),
+        "precision": float(sk.precision_score(y, predicted, zero_division=0.0)),
+        "recall": float(sk.recall_score(y, predicted, zero_division=0.0)),
+        "f1": float(sk.f1_score(y, predicted, zero_division=0.0)),
         "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
         "roc_auc": None,
         "pr_auc": None,
         "roc_curve": None,
     }
-    if n_pos == 0 or n_neg == 0:
+    if n_pos in (0, n):
         log.warning(
             "held-out labels hold one class only (%d of %d positive): AUCs undefined", n_pos, n
         )
         return result
 
-    tps, fps, cut = _ranking_counts(y, s)
-    tpr = np.r_[0.0, tps / n_pos]
-    fpr = np.r_[0.0, fps / n_neg]
-    result["roc_auc"] = float(np.trapezoid(tpr, fpr))
-    # Average precision: precision at each threshold weighted by the recall it adds.
-    precision_at = tps / (tps + fps)
-    recall_gain = np.diff(np.r_[0.0, tps / n_pos])
-    result["pr_auc"] = float(np.sum(recall_gain * precision_at))
-
+    result["roc_auc"] = float(sk.roc_auc_score(y, s))
+    result["pr_auc"] = float(sk.average_precision_score(y, s))
+    fpr, tpr, cut = sk.roc_curve(y, s, drop_intermediate=False)
     keep = _downsample(len(fpr), max_curve_points)
-    # The first point (nothing predicted positive) has no finite threshold: JSON null.
-    thresholds: list[float | None] = [None, *cut.tolist()]
+    # The first point (nothing predicted positive) has threshold +inf in scikit-learn: JSON null.
+    thresholds = [None if np.isinf(value) else float(value) for value in cut]
     result["roc_curve"] = {
         "fpr": fpr[keep].tolist(),
         "tpr": tpr[keep].tolist(),

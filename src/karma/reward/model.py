@@ -1,17 +1,32 @@
 """The karma reward model: a causal-LM backbone with an MLP head on the last real token, one logit.
 
 ``sigmoid(logit)`` is the probability that a response is rewarding (earns at least the configured
-fraction of its parent's karma). The classes are ours and ship with the library, so a saved model loads
-with ``KarmaRewardModel.from_pretrained(dir)`` and never needs ``trust_remote_code``. The PPO stage uses
-:class:`RewardScorer` (texts in, probabilities out) and does not touch tensors or tokenizers.
+fraction of its parent's karma). The paper's MLP head has no equivalent among transformers' own
+``*ForSequenceClassification`` classes (theirs is one linear layer), so the model is our class,
+registered with transformers' ``AutoConfig``, ``AutoModel`` and ``AutoModelForSequenceClassification``
+when this module is imported. A saved model then loads with plain transformers after that one import,
+never with ``trust_remote_code``::
+
+    import karma.reward.model  # registers model_type "karma_reward" with the Auto classes
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    p = model(**tokenizer(texts, truncation=True, padding=True, return_tensors="pt")).logits.sigmoid()
+
+It follows the conventions of transformers' sequence classifiers and TRL's reward models: one label
+(``num_labels=1``), ``logits`` of shape (batch, 1), the backbone under ``base_model_prefix`` and the
+head as ``score`` applied to the final hidden states, so ``trl.experimental.utils.get_reward`` and
+``pipeline("text-classification")`` work on it. The saved tokenizer truncates from the left at the
+training length, so ``truncation=True`` keeps the candidate response as training did. The PPO stage
+uses :class:`RewardScorer` (texts in, probabilities out) and does not touch tensors or tokenizers.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,14 +36,17 @@ from torch import nn
 from transformers import (
     AutoConfig,
     AutoModel,
+    AutoModelForSequenceClassification,
     PreTrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
 from transformers.configuration_utils import SubConfigSpec
-from transformers.utils import ModelOutput
+from transformers.modeling_outputs import SequenceClassifierOutput
 
-from karma.backbones import load_backbone, load_tokenizer
+from karma.backbones import load_backbone, load_tokenizer, pick_device
+from karma.formats import CHAT_TEMPLATE
+from karma.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +56,8 @@ class KarmaRewardConfig(PreTrainedConfig):
 
     ``max_input_tokens`` is the training truncation length, kept with the model so scoring truncates
     exactly as training did (from the left: the candidate response is at the end of the text).
+    ``input_format`` (generalized or conditioned, see :mod:`karma.formats`) and ``label_rule`` say
+    what texts the model expects and what its one label, ``rewarding``, meant in training.
     """
 
     model_type = "karma_reward"
@@ -49,14 +69,16 @@ class KarmaRewardConfig(PreTrainedConfig):
     head_hidden_size: int | None = None
     head_dropout: float = 0.0
     max_input_tokens: int = 512
+    input_format: str | None = None
+    label_rule: dict | None = None
 
-
-@dataclass
-class RewardOutput(ModelOutput):
-    """``logits`` has shape (batch,); ``loss`` is the mean BCE when labels were given."""
-
-    loss: torch.Tensor | None = None
-    logits: torch.Tensor | None = None
+    def __post_init__(self, **kwargs: Any) -> None:
+        # One logit, P(rewarding) = sigmoid(logit): the label map says so to pipelines and readers.
+        if self.id2label is None and kwargs.get("num_labels") in (None, 1):
+            kwargs.pop("num_labels", None)
+            self.id2label = {0: "rewarding"}
+            self.label2id = {"rewarding": 0}
+        super().__post_init__(**kwargs)
 
 
 def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -87,6 +109,8 @@ def positions_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
 
 
 class KarmaRewardModel(PreTrainedModel):
+    """Backbone + MLP ``score`` head; ``logits`` (batch, 1), ``loss`` the mean BCE given 0/1 labels."""
+
     config_class = KarmaRewardConfig
     config: KarmaRewardConfig
     base_model_prefix = "backbone"
@@ -99,7 +123,7 @@ class KarmaRewardModel(PreTrainedModel):
         self.backbone = AutoModel.from_config(config.text_config)
         hidden = config.text_config.hidden_size
         head_hidden = config.head_hidden_size or hidden
-        self.head = nn.Sequential(
+        self.score = nn.Sequential(
             nn.Dropout(config.head_dropout),
             nn.Linear(hidden, head_hidden),
             nn.GELU(),
@@ -134,15 +158,20 @@ class KarmaRewardModel(PreTrainedModel):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = cls(config)
-        model.backbone = backbone.to(dtype=next(model.head.parameters()).dtype)
+        model.backbone = backbone.to(dtype=next(model.score.parameters()).dtype)
         return model
 
     def forward(
         self,
         input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-    ) -> RewardOutput:
+        **_: Any,
+    ) -> SequenceClassifierOutput:
+        """Extra keyword arguments that pipelines and trainers pass (``token_type_ids``,
+        ``return_dict``, ...) are accepted and ignored: the output is always the same object."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
         hidden = self.backbone(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -150,16 +179,20 @@ class KarmaRewardModel(PreTrainedModel):
             use_cache=False,
         ).last_hidden_state
         pooled = pool_last_token(hidden, attention_mask)
-        logits = self.head(pooled.to(self.head[1].weight.dtype)).squeeze(-1)
+        logits = self.score(pooled.to(self.score[1].weight.dtype))
         loss = None
         if labels is not None:
-            loss = F.binary_cross_entropy_with_logits(logits.float(), labels.to(torch.float32))
-        return RewardOutput(loss=loss, logits=logits)
+            loss = F.binary_cross_entropy_with_logits(
+                logits.float().view(-1), labels.to(torch.float32).view(-1)
+            )
+        return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
-# Registered so that Auto* loaders (AutoTokenizer reads config.json too) recognise our model type.
+# Registered so that the Auto classes (AutoTokenizer reads config.json too) know our model type;
+# this import is the one a user needs (see the module docstring).
 AutoConfig.register(KarmaRewardConfig.model_type, KarmaRewardConfig, exist_ok=True)
 AutoModel.register(KarmaRewardConfig, KarmaRewardModel, exist_ok=True)
+AutoModelForSequenceClassification.register(KarmaRewardConfig, KarmaRewardModel, exist_ok=True)
 
 
 def encode(
@@ -178,19 +211,22 @@ def encode(
     return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
 
 
-def pick_device(device: str = "auto") -> torch.device:
-    """``auto`` is the GPU when there is one, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def save_reward_model(
     model: KarmaRewardModel, tokenizer: PreTrainedTokenizerBase, out_dir: str | Path
 ) -> Path:
-    """Model (safetensors) and tokenizer in one directory, so the scorer needs nothing else."""
+    """Model (safetensors) and tokenizer in one directory, so the scorer needs nothing else.
+
+    The tokenizer is saved to encode as :func:`encode` does (left truncation at the model's
+    training length, right padding), so plain ``tokenizer(texts, truncation=True)`` matches it, and
+    with the chat template of the input format (:data:`karma.formats.CHAT_TEMPLATE`), which renders a
+    conversation ending in the candidate response exactly as :func:`karma.formats.render_example`.
+    """
     out = Path(out_dir)
     model.save_pretrained(out)
+    tokenizer.truncation_side = "left"
+    tokenizer.padding_side = "right"
+    tokenizer.model_max_length = model.config.max_input_tokens
+    tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(out)
     return out
 
@@ -232,8 +268,11 @@ class RewardScorer:
         return cls(model, tokenizer, device=device)
 
     @torch.no_grad()
-    def logits(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Raw logits in input order; texts are batched by length so little compute goes to padding."""
+    def logits(
+        self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None
+    ) -> np.ndarray:
+        """Raw logits in input order; texts are batched by length so little compute goes to padding.
+        ``progress`` is advanced by the texts of each batch."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -242,9 +281,13 @@ class RewardScorer:
             chunk = order[start : start + batch_size]
             batch = encode(self.tokenizer, [texts[i] for i in chunk], self.max_length)
             batch = {key: value.to(self.device) for key, value in batch.items()}
-            out[chunk] = self.model(**batch).logits.float().cpu().numpy()
+            out[chunk] = self.model(**batch).logits.float().squeeze(-1).cpu().numpy()
+            if progress is not None:
+                progress.advance(len(chunk))
         return out
 
-    def score(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def score(
+        self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None
+    ) -> np.ndarray:
         """P(rewarding) for each text, in input order."""
-        return expit(self.logits(texts, batch_size))
+        return expit(self.logits(texts, batch_size, progress))

@@ -32,7 +32,10 @@ import torch.nn.functional as F
 from transformers import PreTrainedTokenizerBase, get_scheduler
 
 from karma.backbones import causal_lm_config, load_tokenizer
+from karma.model_cards import write_model_card
 from karma.parquet_io import read_stage_table
+from karma.progress import Progress
+from karma.provenance import collect_provenance
 from karma.resumable_training import (
     LoopPlan,
     collate,
@@ -40,7 +43,8 @@ from karma.resumable_training import (
     run_training_loop,
     write_atomically,
 )
-from karma.reward.metrics import DEFAULT_THRESHOLD, binary_metrics
+from karma.reward.card import reward_model_card
+from karma.reward.metrics import binary_metrics
 from karma.reward.model import (
     KarmaRewardConfig,
     KarmaRewardModel,
@@ -48,102 +52,15 @@ from karma.reward.model import (
     pick_device,
     save_reward_model,
 )
-from karma.settings import checked_kwargs
+from karma.reward.settings import RewardTrainingConfig
 
 log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("example_id", "label", "text")
-SCHEDULES = ("linear", "cosine", "constant_with_warmup")
 # Keys that change how a run is watched, not what it computes: they may differ after a resume.
 _OPERATIONAL_KEYS = frozenset(
     {"checkpoint_every_steps", "keep_checkpoints", "log_every_steps", "eval_batch_size", "device"}
 )
-
-
-@dataclass(frozen=True)
-class RewardTrainingConfig:
-    """Training hyperparameters; :meth:`from_dict` builds one from the workflow config and checks it."""
-
-    learning_rate: float = 1e-5
-    weight_decay: float = 0.01
-    batch_size: int = 16
-    micro_batch_size: int = 16
-    epochs: int = 1
-    max_steps: int | None = None
-    max_length: int = 512
-    warmup_ratio: float = 0.03
-    lr_schedule: str = "linear"
-    max_grad_norm: float | None = 1.0
-    bf16: bool | str = "auto"
-    gradient_checkpointing: bool = False
-    head_hidden_size: int | None = None
-    head_dropout: float = 0.0
-    seed: int = 0
-    checkpoint_every_steps: int = 100
-    keep_checkpoints: int = 1
-    log_every_steps: int = 10
-    eval_batch_size: int = 32
-    threshold: float = DEFAULT_THRESHOLD
-    device: str = "auto"
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> RewardTrainingConfig:
-        """Reject unknown keys by name; accept ints and numeric strings (YAML reads ``1e-5`` as text)
-        where a float is expected."""
-        return cls(**checked_kwargs(cls, raw, "reward.training"))
-
-    def __post_init__(self) -> None:
-        positive_ints = (
-            "batch_size",
-            "micro_batch_size",
-            "epochs",
-            "max_length",
-            "checkpoint_every_steps",
-            "keep_checkpoints",
-            "log_every_steps",
-            "eval_batch_size",
-        )
-        for key in positive_ints:
-            value = getattr(self, key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(
-                    f"reward training key {key!r} must be a positive integer, got {value!r}"
-                )
-        if self.max_steps is not None and (
-            not isinstance(self.max_steps, int) or self.max_steps < 1
-        ):
-            raise ValueError(
-                f"reward training key 'max_steps' must be a positive integer or null, got {self.max_steps!r}"
-            )
-        if self.batch_size % self.micro_batch_size:
-            raise ValueError(
-                f"batch_size {self.batch_size} is not a multiple of micro_batch_size "
-                f"{self.micro_batch_size}; gradient accumulation needs whole micro-batches"
-            )
-        if not (isinstance(self.learning_rate, float) and self.learning_rate > 0):
-            raise ValueError(
-                f"reward training key 'learning_rate' must be a positive number, got {self.learning_rate!r}"
-            )
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            raise ValueError(
-                f"reward training key 'warmup_ratio' must be in [0, 1), got {self.warmup_ratio!r}"
-            )
-        if self.lr_schedule not in SCHEDULES:
-            raise ValueError(
-                f"reward training key 'lr_schedule' is {self.lr_schedule!r}; use one of {', '.join(SCHEDULES)}"
-            )
-        if self.bf16 not in (True, False, "auto"):
-            raise ValueError(
-                f"reward training key 'bf16' must be true, false or 'auto', got {self.bf16!r}"
-            )
-        if not 0.0 <= self.head_dropout < 1.0:
-            raise ValueError(
-                f"reward training key 'head_dropout' must be in [0, 1), got {self.head_dropout!r}"
-            )
-
-    @property
-    def accumulation_steps(self) -> int:
-        return self.batch_size // self.micro_batch_size
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -252,11 +169,16 @@ def _use_bf16(config: RewardTrainingConfig, device: torch.device) -> bool:
 
 
 def _save_model_atomically(
-    model: KarmaRewardModel, tokenizer: PreTrainedTokenizerBase, model_dir: Path
+    model: KarmaRewardModel,
+    tokenizer: PreTrainedTokenizerBase,
+    model_dir: Path,
+    write_card: Callable[[Path], Any],
 ) -> None:
+    """Model, tokenizer and card (``write_card(directory)``) written aside, then renamed."""
     tmp = model_dir.with_name(model_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     save_reward_model(model, tokenizer, tmp)
+    write_card(tmp)
     if model_dir.exists():
         shutil.rmtree(model_dir)
     tmp.rename(model_dir)
@@ -274,6 +196,8 @@ def train_reward_model(
     tokenizer_dir: str | Path | None = None,
     threads: int | None = None,
     on_step: Callable[[int], None] | None = None,
+    examples_stats: str | Path | None = None,
+    run_config: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train on ``train_path``, save to ``model_dir``, evaluate on ``test_path`` into ``metrics_path``.
 
@@ -281,7 +205,9 @@ def train_reward_model(
     ``tokenizer_dir`` is given) or a backbone spec for :func:`karma.backbones.causal_lm_config`
     (demo; needs ``tokenizer_dir``). Resumes from the latest checkpoint in ``checkpoint_dir``, which
     is removed once the model and metrics are written. ``on_step(step)`` is called after every
-    optimizer step (and its checkpoint, if any). Returns the metrics written.
+    optimizer step (and its checkpoint, if any). ``examples_stats`` (the data stage's stats.json:
+    input format, label rule, counts) and ``run_config`` (the workflow config, as provenance) go
+    into the model's config and card. Returns the metrics written.
     """
     cfg = (
         config
@@ -351,7 +277,7 @@ def train_reward_model(
             k: v.to(device) for k, v in collate([ids[i] for i in rows], tokenizer.pad_token_id).items()
         }
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            logits = model(**inputs).logits
+            logits = model(**inputs).logits.squeeze(-1)
         loss = micro_batch_loss(logits, labels[rows].to(device), len(batch))
         return loss, int(inputs["attention_mask"].sum())
 
@@ -364,15 +290,18 @@ def train_reward_model(
         checkpoint_dir=checkpoint_root,
         fingerprint=_fingerprint(cfg, backbone, train),
         on_step=on_step,
+        what="reward training",
+        logger=log,
     )
 
     model.eval()
-    model_out = Path(model_dir)
-    _save_model_atomically(model, tokenizer, model_out)
-    log.info("model saved to %s; scoring %d held-out examples", model_out, len(test))
+    log.info("scoring %d held-out examples", len(test))
     scorer = RewardScorer(model, tokenizer, device=device)
-    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-        scores = scorer.score(test.texts, batch_size=cfg.eval_batch_size)
+    with (
+        torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16),
+        Progress("held-out scoring", len(test), unit="examples", logger=log) as scoring,
+    ):
+        scores = scorer.score(test.texts, batch_size=cfg.eval_batch_size, progress=scoring)
     metrics = binary_metrics(test.labels, scores, threshold=cfg.threshold)
     metrics["training"] = {
         "steps": result.total_steps,
@@ -383,6 +312,25 @@ def train_reward_model(
         "last_step_loss": result.last_step_loss,
         "config": dataclasses.asdict(cfg),
     }
+    stats = json.loads(Path(examples_stats).read_text()) if examples_stats else None
+    if stats:
+        model.config.input_format = stats.get("setting")
+        model.config.label_rule = stats.get("label_rule")
+    card = reward_model_card(
+        model,
+        backbone=f"{backbone.get('architecture')} built from a config spec"
+        if isinstance(backbone, Mapping)
+        else Path(backbone).name,
+        training_config=dataclasses.asdict(cfg),
+        metrics=metrics,
+        examples=stats,
+    )
+    provenance = collect_provenance(run_config)
+    model_out = Path(model_dir)
+    _save_model_atomically(
+        model, tokenizer, model_out, lambda out: write_model_card(out, card, provenance)
+    )
+    log.info("model and its card saved to %s", model_out)
     write_atomically(Path(metrics_path), json.dumps(metrics, indent=1, sort_keys=True))
     log.info(
         "held-out: n=%d accuracy %.4f F1 %.4f ROC AUC %s",
