@@ -42,6 +42,10 @@ SIZING_KEYS = {
     "benchmarks.limits": "items per benchmark",
     "benchmarks.toxicity.continuations_per_prompt": "continuations per RealToxicityPrompts prompt",
     "benchmarks.toxicity.max_new_tokens": "tokens per continuation",
+    "prompts.heldout.reddit": "held-out Reddit prompts, reward benchmark items",
+    "prompts.heldout.ultrachat": "held-out UltraChat prompts, reward benchmark items",
+    "benchmarks.reward.samples_per_prompt": "sampled replies per held-out prompt",
+    "benchmarks.reward.max_new_tokens": "tokens per sampled reply",
 }
 # Written by the generator over rehearsal.yaml: the generated checkpoint's digest replaces the released one's.
 OVERLAY_KEYS = {"benchmarks.toxicity.detoxify_sha256"}

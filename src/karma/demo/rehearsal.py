@@ -164,8 +164,9 @@ def prepare_rehearsal(config: Mapping[str, Any], *, seed: int | None = None, n_p
         ultrachat = config["prompts"]["ultrachat"]
         fetch_dataset_split(ULTRACHAT_REPO, "train_sft", ultrachat["source"], revision=ultrachat.get("revision"),
                             hub=hub)
-        used = {str(p) for name in config["benchmarks"]["names"]
-                for p in _paths(config["benchmarks"]["data"][name])}
+        # Benchmarks read from files; the karma reward benchmark reads the held-out prompts instead.
+        data = config["benchmarks"]["data"]
+        used = {str(p) for name in config["benchmarks"]["names"] if name in data for p in _paths(data[name])}
         for file, source in config["benchmarks"].get("downloads", {}).items():
             if f"resources/benchmarks/{file}" in used:
                 fetch_benchmark_source(source, f"resources/benchmarks/{file}", hub=hub)
