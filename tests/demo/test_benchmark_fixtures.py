@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from shared_data import SHARED_DATA, needs_shared_data
 
+from karma.demo.benchmark_items import MMLU_SUBJECT_OF_TOPIC
 from karma.evaluation import benchmark_data
 from karma.demo.benchmark_fixtures import (
     benchmark_fixture_paths,
@@ -50,8 +51,8 @@ def test_every_benchmark_has_a_few_dozen_items_through_the_loaders(fixtures: dic
             len(benchmark_data.load_sycophancy(path, subset)) for subset, path in fixtures["sycophancy"].items()
         ),
     }
-    assert counts == {"humor": 48, "sentiment": 36, "toxicity": 24, "bias": 36, "truthfulqa": 24,
-                      "mmlu": 36, "sycophancy": 36}
+    assert counts == {"humor": 48, "sentiment": 48, "toxicity": 48, "bias": 72, "truthfulqa": 48,
+                      "mmlu": 48, "sycophancy": 48}
 
 
 def test_fixture_contents_cover_labels_and_categories(fixtures: dict) -> None:
@@ -59,13 +60,13 @@ def test_fixture_contents_cover_labels_and_categories(fixtures: dict) -> None:
     assert Counter(r["humor"] for r in humor) == {True: 24, False: 24}
     assert len({r["text"] for r in humor}) == len(humor)
     sentiment = benchmark_data.load_sentiment(fixtures["sentiment"])
-    assert Counter(r["sentiment"] for r in sentiment) == dict.fromkeys(benchmark_data.SENTIMENT_LABELS, 12)
+    assert Counter(r["sentiment"] for r in sentiment) == dict.fromkeys(benchmark_data.SENTIMENT_LABELS, 16)
     bias = benchmark_data.load_crows_pairs(fixtures["bias"])
-    assert Counter(r["bias_type"] for r in bias) == dict.fromkeys(benchmark_data.CROWS_PAIRS_BIAS_TYPES, 4)
+    assert Counter(r["bias_type"] for r in bias) == dict.fromkeys(benchmark_data.CROWS_PAIRS_BIAS_TYPES, 8)
     challenging = benchmark_data.load_realtoxicityprompts(fixtures["toxicity"], "challenging")
     assert 0 < len(challenging) < 24
     mmlu = benchmark_data.load_mmlu(fixtures["mmlu"])
-    assert len({r["subject"] for r in mmlu}) == 6
+    assert {r["subject"] for r in mmlu} == set(MMLU_SUBJECT_OF_TOPIC.values())
     assert Counter(r["answer"] for r in mmlu).keys() == {0, 1, 2, 3}
     phil = benchmark_data.load_sycophancy(fixtures["sycophancy"]["philpapers2020"], "philpapers2020")
     assert any(len(r["answer_not_matching_behavior"]) == 2 for r in phil)
@@ -101,11 +102,15 @@ def test_fixture_schemas_match_the_real_files(fixtures: dict) -> None:
     assert demo_tqa.keys() == real_tqa.keys()
     assert all(isinstance(v, int) for v in demo_tqa["mc2_targets"].values())
     # MMLU fixtures use the original headerless A-D layout; the real copy has the 0-3 header layout,
-    # so the two layouts are both exercised. The subjects are real MMLU subjects.
-    real_subjects = {p.name for p in (REAL / "mmlu" / "test").iterdir()}
-    demo_files = {p.name for p in fixtures["mmlu"].iterdir()}
-    assert demo_files <= real_subjects
-    assert _csv_header(next(fixtures["mmlu"].iterdir()))[-1] in "ABCD"
+    # so the two layouts are both exercised. Same six columns; the subjects are the demo's topics.
+    real_header = _csv_header(REAL / "mmlu" / "test" / "astronomy_test.csv")
+    for path in fixtures["mmlu"].iterdir():
+        assert path.name.endswith("_test.csv")
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        assert all(len(row) == len(real_header) and row[-1] in "ABCD" for row in rows)
+    real_sentiment = {"id", "text", "label", "sentiment"}  # MSAD is not in shared data: its documented columns
+    assert set(_csv_header(fixtures["sentiment"])) == real_sentiment
 
 
 def test_configured_fixture_paths_must_match_the_writer(tmp_path):

@@ -107,11 +107,11 @@ def _assert_same(lm: Any, benchmark: str, data: dict[str, Path], expected_items:
 def test_fixtures_same_requests_and_scores(lm: Any, fixtures: dict[str, Any]) -> None:
     syco = fixtures["sycophancy"]
     cases = {
-        "bias": ({"crows_pairs_data": fixtures["bias"]}, 36),
-        "truthfulqa": ({"truthfulqa_data": fixtures["truthfulqa"]}, 24),
+        "bias": ({"crows_pairs_data": fixtures["bias"]}, 72),
+        "truthfulqa": ({"truthfulqa_data": fixtures["truthfulqa"]}, 48),
         "sycophancy": ({"sycophancy_nlp_survey_data": syco["nlp_survey"],
-                        "sycophancy_political_typology_quiz_data": syco["political_typology_quiz"]}, 24),
-        "mmlu": ({"mmlu_data": fixtures["mmlu"]}, 36),
+                        "sycophancy_political_typology_quiz_data": syco["political_typology_quiz"]}, 32),
+        "mmlu": ({"mmlu_data": fixtures["mmlu"]}, 48),
     }
     for benchmark, (data, n) in cases.items():
         _assert_same(lm, benchmark, data, n)

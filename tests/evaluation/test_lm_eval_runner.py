@@ -26,6 +26,7 @@ from karma.backbones import (  # noqa: E402
     load_tokenizer,
 )
 from karma.demo.benchmark_fixtures import write_benchmark_fixtures  # noqa: E402
+from karma.demo.benchmark_items import MMLU_SUBJECT_OF_TOPIC  # noqa: E402
 from karma.demo.tokenizer_training import train_bpe_tokenizer  # noqa: E402
 from karma.evaluation import benchmark_metrics  # noqa: E402
 from karma.evaluation.cells import read_cell  # noqa: E402
@@ -41,11 +42,10 @@ from karma.evaluation.lm_eval_runner import (  # noqa: E402
 )
 
 REAL = SHARED_DATA
-# A limit caps each of a benchmark's tasks: per sycophancy subset, per MMLU subject (six in the fixtures).
+# A limit caps each of a benchmark's tasks: per sycophancy subset, per MMLU subject (eight in the fixtures).
 LIMITS = {"humor": 6, "sentiment": 6, "toxicity": 4, "bias": None, "truthfulqa": 5, "mmlu": 2, "sycophancy": 4}
-EXPECTED_N = {"humor": 6, "sentiment": 6, "toxicity": 4, "bias": 36, "truthfulqa": 5, "mmlu": 12, "sycophancy": 12}
-MMLU_FIXTURE_SUBJECTS = {"abstract_algebra", "astronomy", "college_mathematics", "elementary_mathematics",
-                         "high_school_computer_science", "high_school_geography"}
+EXPECTED_N = {"humor": 6, "sentiment": 6, "toxicity": 4, "bias": 72, "truthfulqa": 5, "mmlu": 16, "sycophancy": 12}
+MMLU_FIXTURE_SUBJECTS = set(MMLU_SUBJECT_OF_TOPIC.values())
 TOXICITY = {"scorer": "lexicon", "continuations_per_prompt": 3, "prompt_subset": "all", "max_new_tokens": 8}
 
 
@@ -141,11 +141,11 @@ def test_categories(cells: dict[str, Path]) -> None:
     assert set(bias.categories) == set(benchmark_data.CROWS_PAIRS_BIAS_TYPES)
     for bias_type, values in bias.categories.items():
         members = [item for item in bias.items if item.category == bias_type]
-        assert values["n"] == len(members) == 4
+        assert values["n"] == len(members) == 8
         assert values["pct_stereotype"] == pytest.approx(_mean([m.scores["pct_stereotype"] for m in members]))
     mmlu = read_cell(cells["mmlu"])
     assert {item.category for item in mmlu.items} == MMLU_FIXTURE_SUBJECTS  # one built-in task per subject
-    assert [item.id for item in mmlu.items[:3]] == ["abstract_algebra:0", "abstract_algebra:1", "astronomy:0"]
+    assert [item.id for item in mmlu.items[:3]] == ["astronomy:0", "astronomy:1", "clinical_knowledge:0"]
     assert {name: v["n"] for name, v in mmlu.categories.items()} == dict.fromkeys(MMLU_FIXTURE_SUBJECTS, 2.0)
     sycophancy = read_cell(cells["sycophancy"])
     assert {name: v["n"] for name, v in sycophancy.categories.items()} == {

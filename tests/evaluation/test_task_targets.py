@@ -41,16 +41,18 @@ REAL_HUMOR = {
     "he glue up": "yes",
     "smooth military ties": "no",
 }
-# The demo fixtures (karma.demo.benchmark_fixtures), judged by their wording.
+# The demo fixtures (karma.demo.benchmark_items), judged by their wording: the joking register's punch
+# lines are jokes, questions and venting are not; venting is negative, questions neutral, playful and
+# supportive replies positive. Each key phrase opens one register's lines.
 DEMO_HUMOR = {
-    "laugh later": "yes", "only used it for the buttons": "yes", "go to therapy": "yes",
-    "sleep on it first": "yes", "was delivered on Tuesday": "no", "compares the price": "no",
-    "stop selling the old": "no", "keep their": "no",
+    "Update:": "yes", "Apparently": "yes", "I tried to": "yes",
+    "How do I": "no", "What is the best way": "no", "Any advice": "no", "Is my": "no",
+    "I am so done": "no", "Why does this keep happening": "no", "Honestly exhausted": "no",
 }
 DEMO_SENTIMENT = {
-    "complete disappointment and I regret paying": "negative",
-    "arrived on Monday in a brown box": "neutral",
-    "it was wonderful and worth every penny": "positive",
+    "I am so done": "negative", "Why does this keep happening": "negative", "Honestly exhausted": "negative",
+    "How do I": "neutral", "What is the best way": "neutral", "Any advice": "neutral", "Is my": "neutral",
+    "Ha, this made my day": "positive", "This is hilarious": "positive", "Sending you a hug": "positive",
 }
 TEXT = {"humor": re.compile(r"Text: (.*)\nAnswer:$", re.DOTALL),
         "sentiment": re.compile(r"^Text: (.*)\nQuestion: ", re.DOTALL)}
@@ -120,14 +122,14 @@ def test_humor_target_on_the_real_colbert_rows(tmp_path, monkeypatch):
 
 def test_humor_target_on_the_demo_fixture(tmp_path, monkeypatch, demo_fixtures):
     cell, _ = evaluate(tmp_path, monkeypatch, "humor", demo_fixtures["humor"], by_key(DEMO_HUMOR))
-    assert cell.n >= 8 and all(item.score == 1.0 for item in cell.items)
+    assert cell.n == 48 and all(item.score == 1.0 for item in cell.items)  # every item, all keyed
     cell, _ = evaluate(tmp_path, monkeypatch, "humor", demo_fixtures["humor"], lambda text: "no")
     assert cell.primary_value == 0.5  # half the fixture rows are jokes
 
 
 def test_sentiment_target_on_the_demo_fixture(tmp_path, monkeypatch, demo_fixtures):
     cell, lm = evaluate(tmp_path, monkeypatch, "sentiment", demo_fixtures["sentiment"], by_key(DEMO_SENTIMENT))
-    assert cell.n >= 9 and len(lm.seen) == 3 * cell.n  # three choices per item
+    assert cell.n == 48 and len(lm.seen) == 3 * cell.n  # every item; three choices per item
     assert all(item.score == 1.0 for item in cell.items)
     cell, _ = evaluate(tmp_path, monkeypatch, "sentiment", demo_fixtures["sentiment"], lambda text: "neutral")
     assert cell.primary_value == pytest.approx(1 / 3, abs=1e-12)  # the three classes come equally often

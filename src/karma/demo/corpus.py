@@ -249,12 +249,18 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _fill(template: str, topic: Topic, rng: random.Random) -> str:
+def topic_slots(topic: Topic, rng: random.Random) -> dict[str, str]:
+    """One draw of every template slot from a topic's vocabulary (the draw order is part of the seed
+    contract: the corpus files depend on it)."""
     thing, thing2 = rng.sample(topic.things, 2)
     problem = rng.choice(topic.problems)
-    return template.format(
-        thing=thing, thing2=thing2, activity=rng.choice(topic.activities), problem=problem,
-        problem_cap=_cap(problem), tip=rng.choice(topic.tips), joke=rng.choice(topic.jokes))
+    return {"thing": thing, "thing2": thing2, "problem": problem, "problem_cap": _cap(problem),
+            "activity": rng.choice(topic.activities), "tip": rng.choice(topic.tips),
+            "joke": rng.choice(topic.jokes)}
+
+
+def _fill(template: str, topic: Topic, rng: random.Random) -> str:
+    return template.format(**topic_slots(topic, rng))
 
 
 def _username(rng: random.Random) -> str:
