@@ -219,5 +219,6 @@ def test_bf16_on_a_machine_without_gpu_runs_on_the_cpu(device, tmp_path, monkeyp
     """paper.yaml's bf16 policies with ``device: auto``: transformers refuses bf16 without a GPU
     unless ``use_cpu`` is set, so "auto" must resolve before the PPO config is built."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    args = _ppo_config(PolicyTrainingConfig(bf16=True, device=device), tmp_path, tmp_path / "scratch", 2)
+    config = PolicyTrainingConfig(bf16=True, device=device)
+    args = _ppo_config(config, tmp_path, tmp_path / "scratch", 2, config.ppo.kl_coef)
     assert args.use_cpu and args.bf16
