@@ -18,11 +18,14 @@ demo: {n_posts: 300}
 reddit: {max_posts: 200, shards: 2}
 reward:
   training: {epochs: 1, max_length: 128}
+prompts:
+  heldout: {reddit: 12, ultrachat: 6}
 ppo:
-  ppo: {total_episodes: 16}
+  ppo: {total_episodes: 16, batch_size: 8, mini_batch_size: 4, micro_batch_size: 4, kl_horizon: 40}
 benchmarks:
   limits: {humor: 6, sentiment: 6, toxicity: 4, bias: 6, sycophancy: 3, truthfulqa: 5, mmlu: 6}
   toxicity: {continuations_per_prompt: 2}
+  reward: {samples_per_prompt: 2}
 """
 POLICIES = {"tiny-pythia", "tiny-falcon", "tiny-llama"}
 BENCHMARKS = ["humor", "sentiment", "toxicity", "bias", "sycophancy", "truthfulqa", "mmlu"]
