@@ -16,7 +16,7 @@ import math
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 NumberKind = Literal["int", "float"]
@@ -83,3 +83,12 @@ def checked_kwargs(cls: type, raw: Mapping[str, Any] | None, where: str) -> dict
         kind = numeric_kind(hints.get(key))
         values[key] = value if kind is None else parse_number(value, kind, f"{where}.{key}")
     return values
+
+
+def require_positive_ints(settings: object, keys: Iterable[str], where: str) -> None:
+    """Reject a count that is not a whole number >= 1 (bools included), naming ``where.key``: a zero
+    batch or step count would otherwise fail deep inside training, far from the config line."""
+    for key in keys:
+        value = getattr(settings, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{where}.{key} must be a positive integer, got {value!r}")

@@ -2,7 +2,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from karma.settings import checked_kwargs, parse_number
+from karma.settings import checked_kwargs, parse_number, require_positive_ints
 
 
 @dataclass(frozen=True)
@@ -53,3 +53,14 @@ def test_none_and_non_mappings():
     assert checked_kwargs(Example, None, "train") == {}
     with pytest.raises(TypeError, match="train must be a mapping"):
         checked_kwargs(Example, [1, 2], "train")
+
+
+@pytest.mark.parametrize("bad", [0, -3, True, 2.0, "4", None])
+def test_counts_must_be_positive_integers_and_the_error_names_the_key(bad):
+    settings = Example(steps=bad)  # dataclasses do not check types; the settings' own check must
+    with pytest.raises(ValueError, match=r"train\.steps must be a positive integer, got "):
+        require_positive_ints(settings, ("steps",), "train")
+
+
+def test_positive_counts_pass():
+    require_positive_ints(Example(steps=1, limit=7), ("steps", "limit"), "train")

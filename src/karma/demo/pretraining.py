@@ -46,7 +46,7 @@ from karma.resumable_training import (
     run_training_loop,
     write_atomically,
 )
-from karma.settings import checked_kwargs
+from karma.settings import checked_kwargs, require_positive_ints
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,9 @@ class PretrainConfig:
     sample_temperature: float = 0.7
 
     def __post_init__(self) -> None:
-        for key in ("batch_size", "micro_batch_size", "epochs", "max_length", "checkpoint_every_steps",
-                    "keep_checkpoints", "log_every_steps", "eval_batch_size", "sample_max_new_tokens"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"demo.pretrain.{key} must be a positive integer, got {value!r}")
+        require_positive_ints(self, ("batch_size", "micro_batch_size", "epochs", "max_length",
+                                     "checkpoint_every_steps", "keep_checkpoints", "log_every_steps",
+                                     "eval_batch_size", "sample_max_new_tokens"), "demo.pretrain")
         for key in ("samples", "samples_logged"):
             if isinstance(getattr(self, key), bool) or getattr(self, key) < 0:
                 raise ValueError(f"demo.pretrain.{key} must be >= 0, got {getattr(self, key)!r}")

@@ -36,7 +36,7 @@ from karma.formats import SETTINGS, render_prompt
 from karma.ppo.cross_tokenizer import CrossTokenizerReward, TextScorer, response_token_ids
 from karma.ppo.state import Prompt, read_prompts
 from karma.progress import Progress
-from karma.settings import checked_kwargs
+from karma.settings import checked_kwargs, require_positive_ints
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +61,8 @@ class RewardBenchmarkConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        for key in ("samples_per_prompt", "max_new_tokens", "max_prompt_tokens", "batch_size"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"benchmarks.reward.{key} must be a positive integer, got {value!r}")
+        require_positive_ints(self, ("samples_per_prompt", "max_new_tokens", "max_prompt_tokens", "batch_size"),
+                              "benchmarks.reward")
         if not self.temperature > 0:
             raise ValueError(f"benchmarks.reward.temperature must be > 0, got {self.temperature!r}")
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from karma.settings import checked_kwargs
+from karma.settings import checked_kwargs, require_positive_ints
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,7 @@ class PPOSettings:
     def __post_init__(self) -> None:
         positive = ("total_episodes", "batch_size", "mini_batch_size", "micro_batch_size", "ppo_epochs",
                     "response_length", "max_prompt_tokens", "rollout_batch_size", "kl_horizon")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"ppo.{name} must be at least 1, got {getattr(self, name)}")
+        require_positive_ints(self, positive, "ppo")
         if self.batch_size % self.mini_batch_size:
             raise ValueError(
                 f"ppo.batch_size={self.batch_size} must be a multiple of ppo.mini_batch_size="
@@ -157,9 +155,7 @@ class PolicyTrainingConfig:
     def __post_init__(self) -> None:
         if self.finetune not in ("full", "lora"):
             raise ValueError(f"finetune must be 'full' or 'lora', got {self.finetune!r}")
-        for name in ("checkpoint_every", "sample_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        require_positive_ints(self, ("checkpoint_every", "sample_every"), "ppo")
         if self.samples_per_row < 0:
             raise ValueError(f"samples_per_row must be >= 0, got {self.samples_per_row}")
 
