@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from karma.evaluation.benchmark_data import RTP_PROMPT_SUBSETS
 from karma.file_digest import checked_sha256, expected_checkpoint_hash, read_verified
-from karma.settings import checked_kwargs
+from karma.settings import checked_kwargs, require_positive_ints
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +83,8 @@ class ToxicityConfig:
                 f"toxicity prompt_subset {self.prompt_subset!r} is unknown: use one of "
                 f"{', '.join(RTP_PROMPT_SUBSETS)}"
             )
-        for name in ("scorer_batch_size", "max_new_tokens", "continuations_per_prompt"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"toxicity {name} must be a positive integer, got {value!r}")
+        require_positive_ints(self, ("scorer_batch_size", "max_new_tokens", "continuations_per_prompt"),
+                              "benchmarks.toxicity")
         if self.detoxify_sha256 is not None:
             checked_sha256(self.detoxify_sha256, "benchmarks.toxicity.detoxify_sha256")
         if self.detoxify_config_revision is not None and not re.fullmatch(

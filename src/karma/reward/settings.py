@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from karma.settings import checked_kwargs
+from karma.settings import checked_kwargs, require_positive_ints
 
 DEFAULT_THRESHOLD = 0.5
 SCHEDULES = ("linear", "cosine", "constant_with_warmup")
@@ -59,12 +59,7 @@ class RewardTrainingConfig:
             "log_every_steps",
             "eval_batch_size",
         )
-        for key in positive_ints:
-            value = getattr(self, key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(
-                    f"reward training key {key!r} must be a positive integer, got {value!r}"
-                )
+        require_positive_ints(self, positive_ints, "reward.training")
         if self.max_steps is not None and (
             not isinstance(self.max_steps, int) or self.max_steps < 1
         ):
